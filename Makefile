@@ -1,0 +1,71 @@
+# Two commands matter: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SYSTEM_PACKAGES := postgresql-15 postgresql-15-cron postgresql-15-pgtap \
+	postgresql-15-plpgsql-check redis-server
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: help system venv run stop test lint pytest db-reset db-schema seed
+
+help:
+	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
+	@echo "make test     every linter and test"
+	@echo "make lint     ruff, mypy, sqlfluff, plpgsql_check and the schema dump check"
+	@echo "make stop     stop embedded services left running"
+	@echo "make db-reset rebuild the embedded database (migrate and seed)"
+	@echo "make db-schema regenerate db/schema.sql from a freshly migrated database"
+
+# Debian packages: installed with apt when running as root, otherwise named.
+system:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: system venv
+	$(PY) -m db run
+
+stop: venv
+	$(PY) -m db stop
+
+db-reset: system venv
+	$(PY) -m db reset
+
+seed: system venv
+	$(PY) -m db.seed $(ARGS)
+
+db-schema: system venv
+	$(PY) -m db schema --write
+
+lint: system venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/sqlfluff lint supabase/migrations
+	$(PY) -m db lint
+
+pytest: system venv
+	$(VENV)/bin/pytest $(ARGS)
+
+test: lint pytest

@@ -1,0 +1,2 @@
+"""Database toolbox: migration runner, Supabase-compatibility bootstrap, embedded services,
+demo data and development tokens."""

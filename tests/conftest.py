@@ -1,0 +1,94 @@
+"""Shared fixtures: a real Postgres (pg_cron preloaded, migrated template) and a real Redis."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+from pytest_postgresql.executors import PostgreSQLExecutor
+
+from db.migrate import migrate
+from db.services import EmbeddedRedis, free_port
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE_DB = "tests_tmpl"  # pytest-postgresql names the template <dbname>_tmpl
+
+
+def load_template(host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
+    """Migrate the template once per session; every test database is cloned from it."""
+    migrate(f"postgresql://{user}@{host}:{port}/{dbname}", log=lambda _: None)
+
+
+postgresql_proc = factories.postgresql_proc(
+    executable=str(HERE / "pg_ctl.sh"),
+    host="127.0.0.1",
+    port=None,
+    user="postgres",
+    dbname="tests",
+    postgres_options=(
+        "-c shared_preload_libraries=pg_cron"
+        f" -c cron.database_name={TEMPLATE_DB}"
+        " -c cron.use_background_workers=on"
+        " -c max_worker_processes=32"
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        " -c timezone=UTC"
+    ),
+    load=[load_template],
+)
+postgresql = factories.postgresql("postgresql_proc")
+
+
+def url_for(proc: PostgreSQLExecutor, dbname: str, user: str | None = None) -> str:
+    return f"postgresql://{user or proc.user}@{proc.host}:{proc.port}/{dbname}"
+
+
+@pytest.fixture
+def db(postgresql: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """A fresh, migrated database for this test (a clone of the template), as its owner."""
+    postgresql.autocommit = True
+    return postgresql
+
+
+@pytest.fixture
+def db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor) -> str:
+    return url_for(postgresql_proc, db.info.dbname)
+
+
+@pytest.fixture
+def empty_db_url(postgresql_proc: PostgreSQLExecutor) -> Iterator[str]:
+    """A database with nothing in it, for tests of the migration runner."""
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    admin = url_for(postgresql_proc, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template template0')
+    yield url_for(postgresql_proc, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'drop database "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A private redis-server for the whole session (no persistence, LRU, capped memory)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: run `make system`")
+    server = EmbeddedRedis(
+        workdir=tmp_path_factory.mktemp("redis"),
+        port=free_port(),
+        password=secrets.token_urlsafe(16),
+        maxmemory="64mb",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url()

@@ -1,0 +1,133 @@
+"""`python -m db` and `make run`: bad settings stop with one line; a good run serves /readyz."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import psycopg
+import pytest
+
+from db.services import free_port, port_in_use
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_db(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "db", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    """A var/ that the postgres user can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="attendance-var-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url at all", "postgresql://someone@127.0.0.1:notaport/db", "postgresql://someone@127.0.0.1:1/db"],
+)
+def test_bad_database_url_stops_with_one_line(url: str, var_dir: Path) -> None:
+    result = run_db("migrate", env={"DATABASE_URL": url, "VAR_DIR": str(var_dir)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "DATABASE_URL" in lines[0], result.stderr
+
+
+def test_malformed_port_setting_stops_with_one_line(var_dir: Path) -> None:
+    result = run_db("migrate", env={"PG_PORT": "eighty", "VAR_DIR": str(var_dir)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: PG_PORT='eighty' is not a TCP port (1-65535)"
+
+
+def test_taken_postgres_port_stops_with_one_line(var_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_db("migrate", env={"PG_PORT": str(port), "VAR_DIR": str(var_dir)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: port {port} is already taken: stop what uses it or set PG_PORT to a free port"
+    )
+
+
+def test_taken_edge_port_stops_run_before_starting_anything(var_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_db("run", env={"EDGE_PORT": str(port), "VAR_DIR": str(var_dir)})
+    assert result.returncode == 1
+    assert "is already taken" in result.stderr and "EDGE_PORT" in result.stderr
+    assert not (var_dir / "pg").exists()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"make run exited early with {proc.returncode}"
+        try:
+            with urlopen(f"{url}/readyz", timeout=2) as response:
+                body: dict[str, object] = json.load(response)
+                return body
+        except (URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+    raise AssertionError("the edge never became ready")
+
+
+@pytest.mark.slow
+def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Path) -> None:
+    ports = {"PG_PORT": free_port(), "REDIS_PORT": free_port(), "EDGE_PORT": free_port()}
+    env = {**os.environ, "VAR_DIR": str(var_dir), **{k: str(v) for k, v in ports.items()}}
+    for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "db", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = wait_ready(f"http://127.0.0.1:{ports['EDGE_PORT']}", proc, timeout=180)
+        assert body["status"] == "ready"
+        run_env = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in (var_dir / "run.env").read_text().splitlines()
+        )
+        assert set(run_env) >= {"DATABASE_URL", "EDGE_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "EDGE_URL"}
+        with psycopg.connect(run_env["DATABASE_URL"].strip("'")) as conn:
+            assert conn.execute("select count(*) from app.students").fetchone() == (600,)
+            assert conn.execute("select count(*) from app.attendance_records").fetchone() == (216_000,)
+        with psycopg.connect(run_env["EDGE_DATABASE_URL"].strip("'")) as conn:
+            assert conn.execute("select current_user").fetchone() == ("authenticator",)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "demo student token" in output
+    assert not port_in_use(ports["PG_PORT"]) and not port_in_use(ports["REDIS_PORT"])
+    assert not port_in_use(ports["EDGE_PORT"])
