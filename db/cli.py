@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from types import FrameType
 
 import psycopg
+import redis
 from psycopg.conninfo import conninfo_to_dict
 
 from db import migrate as runner
@@ -29,6 +31,25 @@ def _check_url(name: str, url: str) -> None:
         raise ConfigError(
             f"{name} is malformed ({reason}); expected postgresql://user:pass@host:port/db"
         ) from exc
+
+
+def _redis_client(url: str) -> redis.Redis:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=5)
+    except ValueError as exc:
+        raise ConfigError(
+            f"REDIS_URL is malformed ({exc}); expected redis://[:password@]host:port/db"
+        ) from exc
+
+
+def _check_redis(url: str) -> None:
+    client = _redis_client(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ConfigError(f"cannot reach REDIS_URL: {' '.join(str(exc).split())}") from exc
+    finally:
+        client.close()
 
 
 def _check_reachable(name: str, url: str) -> None:
@@ -133,9 +154,11 @@ def cmd_run(stack: Stack, args: argparse.Namespace) -> int:
         raise ServiceError(
             f"port {stack.settings.edge_port} is already taken: stop what uses it or set EDGE_PORT"
         )
-    for name, url in (("DATABASE_URL", stack.settings.database_url),):
-        if url is not None:
-            _check_url(name, url)
+    # Malformed settings stop the run before anything is started.
+    if stack.settings.database_url is not None:
+        _check_url("DATABASE_URL", stack.settings.database_url)
+    if stack.settings.redis_url is not None:
+        _redis_client(stack.settings.redis_url).close()
     signal.signal(signal.SIGTERM, _raise_stop)
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     edge: subprocess.Popen[bytes] | None = None
@@ -147,6 +170,7 @@ def cmd_run(stack: Stack, args: argparse.Namespace) -> int:
         if stack.postgres is not None:
             stack.postgres.ensure_database()
         _check_reachable("DATABASE_URL", stack.database_url)
+        _check_redis(stack.redis_url)
         runner.migrate(stack.database_url)
         stack.set_authenticator_password()
         if _is_empty(stack.database_url):
@@ -205,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("stop", help="stop embedded services").set_defaults(func=cmd_stop)
     sub.add_parser("reset", help="rebuild the embedded database").set_defaults(func=cmd_reset)
     token = sub.add_parser("token", help="mint a development JWT")
-    token.add_argument("--user", required=True, help="the user id (sub claim)")
+    token.add_argument("--user", required=True, type=uuid.UUID, help="the user id (sub claim), a uuid")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.set_defaults(func=cmd_token)
     schema = sub.add_parser("schema", help="check (or --write) db/schema.sql")

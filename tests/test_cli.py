@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import jwt
 import psycopg
 import pytest
 
@@ -82,6 +83,38 @@ def test_taken_edge_port_stops_run_before_starting_anything(var_dir: Path) -> No
     assert result.returncode == 1
     assert "is already taken" in result.stderr and "EDGE_PORT" in result.stderr
     assert not (var_dir / "pg").exists()
+
+
+def test_malformed_redis_url_stops_run_with_one_line(var_dir: Path) -> None:
+    result = run_db(
+        "run",
+        env={
+            "REDIS_URL": "http://example.invalid",
+            "VAR_DIR": str(var_dir),
+            "PG_PORT": str(free_port()),
+            "EDGE_PORT": str(free_port()),
+        },
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "REDIS_URL is malformed" in lines[0], result.stderr
+    assert not (var_dir / "pg").exists(), "nothing was started"
+
+
+def test_token_command_mints_a_token_for_a_user() -> None:
+    secret = "a-development-secret-of-at-least-32-bytes"
+    user = "11111111-1111-4111-8111-111111111111"
+    result = run_db("token", "--user", user, env={"JWT_SECRET": secret})
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"], audience="authenticated")
+    assert claims["sub"] == user and claims["role"] == "authenticated"
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_token_command_refuses_an_id_that_is_not_a_uuid() -> None:
+    result = run_db("token", "--user", "bob", env={"JWT_SECRET": "x" * 32})
+    assert result.returncode == 2
+    assert "invalid UUID value: 'bob'" in result.stderr
 
 
 def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
