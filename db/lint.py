@@ -17,12 +17,18 @@ from db.tempcluster import temp_cluster
 OWN_SCHEMAS = ("app", "api", "analytics", "audit", "audit_archive", "auth")
 
 FUNCTIONS_SQL = """
-select p.oid, p.oid::regprocedure::text,
-       (select t.tgrelid from pg_trigger as t where t.tgfoid = p.oid limit 1) as relid,
-       p.prorettype = 'trigger'::regtype as is_trigger
+select p.oid, p.oid::regprocedure::text, t.tgrelid, p.prorettype = 'trigger'::regtype as is_trigger,
+       t.tgoldtable, t.tgnewtable
 from pg_proc as p
 join pg_namespace as n on n.oid = p.pronamespace
 join pg_language as l on l.oid = p.prolang
+left join lateral (
+    -- A trigger function is checked against a table it is attached to, with its transition tables.
+    select tgrelid, tgoldtable, tgnewtable from pg_trigger
+    where tgfoid = p.oid
+    order by (tgoldtable is not null)::int + (tgnewtable is not null)::int desc
+    limit 1
+) as t on true
 where l.lanname = 'plpgsql' and n.nspname = any(%s)
 order by 2
 """
@@ -31,13 +37,16 @@ order by 2
 def plpgsql_problems(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     conn.execute("create extension if not exists plpgsql_check")
     problems: list[str] = []
-    for oid, name, relid, is_trigger in conn.execute(FUNCTIONS_SQL, (list(OWN_SCHEMAS),)).fetchall():
+    for oid, name, relid, is_trigger, oldtable, newtable in conn.execute(
+        FUNCTIONS_SQL, (list(OWN_SCHEMAS),)
+    ).fetchall():
         if is_trigger and relid is None:
             problems.append(f"{name}: trigger function not attached to any table")
             continue
         rows = conn.execute(
-            "select level, message, lineno, statement from plpgsql_check_function_tb(%s, coalesce(%s, 0))",
-            (oid, relid),
+            "select level, message, lineno, statement from plpgsql_check_function_tb("
+            "%s, coalesce(%s, 0), oldtable => %s, newtable => %s)",
+            (oid, relid, oldtable, newtable),
         ).fetchall()
         for level, message, lineno, statement in rows:
             if level in ("error", "warning", "warning extra"):

@@ -155,6 +155,461 @@ CREATE TYPE app.staff_role AS ENUM (
 ALTER TYPE app.staff_role OWNER TO postgres;
 
 --
+-- Name: exact_rate(integer, integer); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.exact_rate(p_present integer, p_marked integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    select case when p_marked > 0 then round(p_present::numeric, 40) * 100 / p_marked end
+$$;
+
+
+ALTER FUNCTION app.exact_rate(p_present integer, p_marked integer) OWNER TO postgres;
+
+--
+-- Name: round_rate(numeric); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.round_rate(p_rate numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    select round(round(p_rate, 30), 2)
+$$;
+
+
+ALTER FUNCTION app.round_rate(p_rate numeric) OWNER TO postgres;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: attendance_thresholds; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.attendance_thresholds (
+    level text NOT NULL,
+    threshold numeric(5,2) NOT NULL,
+    inclusive boolean NOT NULL,
+    min_marked_periods integer DEFAULT 10 NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT attendance_thresholds_level_check CHECK ((level = ANY (ARRAY['tasdiq'::text, 'warning'::text, 'mahroom'::text]))),
+    CONSTRAINT attendance_thresholds_min_marked_periods_check CHECK ((min_marked_periods >= 0)),
+    CONSTRAINT attendance_thresholds_threshold_check CHECK (((threshold >= (0)::numeric) AND (threshold <= (100)::numeric)))
+);
+
+
+ALTER TABLE app.attendance_thresholds OWNER TO postgres;
+
+--
+-- Name: classes; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.classes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT classes_name_check CHECK ((name ~ '^\S.{0,119}$'::text))
+);
+
+
+ALTER TABLE app.classes OWNER TO postgres;
+
+--
+-- Name: student_attendance_summary; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.student_attendance_summary (
+    student_id uuid NOT NULL,
+    present integer DEFAULT 0 NOT NULL,
+    absent integer DEFAULT 0 NOT NULL,
+    sick integer DEFAULT 0 NOT NULL,
+    leave integer DEFAULT 0 NOT NULL,
+    not_marked integer DEFAULT 0 NOT NULL,
+    marked integer GENERATED ALWAYS AS ((((present + absent) + sick) + leave)) STORED,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT student_attendance_summary_absent_check CHECK ((absent >= 0)),
+    CONSTRAINT student_attendance_summary_leave_check CHECK ((leave >= 0)),
+    CONSTRAINT student_attendance_summary_not_marked_check CHECK ((not_marked >= 0)),
+    CONSTRAINT student_attendance_summary_present_check CHECK ((present >= 0)),
+    CONSTRAINT student_attendance_summary_sick_check CHECK ((sick >= 0))
+);
+
+
+ALTER TABLE app.student_attendance_summary OWNER TO postgres;
+
+--
+-- Name: students; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.students (
+    id uuid NOT NULL,
+    class_id uuid NOT NULL,
+    name text NOT NULL,
+    email text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT students_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT students_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+
+ALTER TABLE app.students OWNER TO postgres;
+
+--
+-- Name: class_statistics_live; Type: VIEW; Schema: analytics; Owner: postgres
+--
+
+CREATE VIEW analytics.class_statistics_live AS
+ WITH mahroom AS (
+         SELECT t_1.threshold
+           FROM app.attendance_thresholds t_1
+          WHERE (t_1.level = 'mahroom'::text)
+        ), members AS (
+         SELECT s.id AS student_id,
+            s.class_id,
+            sm.present,
+            sm.marked,
+            app.exact_rate(sm.present, sm.marked) AS exact_rate
+           FROM (app.students s
+             LEFT JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
+        )
+ SELECT c.id AS class_id,
+    c.name AS class_name,
+    count(m.student_id) AS total_students,
+    count(m.exact_rate) AS rated_students,
+    app.round_rate(avg(m.exact_rate)) AS average_attendance,
+    app.round_rate(((percentile_disc((0.5)::double precision) WITHIN GROUP (ORDER BY m.exact_rate) + percentile_disc((0.5)::double precision) WITHIN GROUP (ORDER BY m.exact_rate DESC)) / (2)::numeric)) AS median_attendance,
+    app.round_rate(max(m.exact_rate)) AS highest_attendance,
+    app.round_rate(min(m.exact_rate)) AS lowest_attendance,
+    count(*) FILTER (WHERE ((m.marked > 0) AND (((100 * m.present))::numeric <= (t.threshold * (m.marked)::numeric)))) AS students_at_risk,
+    now() AS last_calculated
+   FROM ((app.classes c
+     LEFT JOIN members m ON ((c.id = m.class_id)))
+     LEFT JOIN mahroom t ON (true))
+  GROUP BY c.id, c.name;
+
+
+ALTER TABLE analytics.class_statistics_live OWNER TO postgres;
+
+--
+-- Name: class_figures(uuid); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.class_figures(p_class_id uuid) RETURNS SETOF analytics.class_statistics_live
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.class_statistics'::regclass) then
+        return query select * from analytics.class_statistics as cs where cs.class_id = p_class_id;
+    else
+        return query select * from analytics.class_statistics_live as cs where cs.class_id = p_class_id;
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION analytics.class_figures(p_class_id uuid) OWNER TO postgres;
+
+--
+-- Name: student_rankings_live; Type: VIEW; Schema: analytics; Owner: postgres
+--
+
+CREATE VIEW analytics.student_rankings_live AS
+ WITH rated AS (
+         SELECT s.id AS student_id,
+            s.class_id,
+            sm.present,
+            sm.marked,
+            app.exact_rate(sm.present, sm.marked) AS exact_rate
+           FROM (app.students s
+             JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
+          WHERE (sm.marked > 0)
+        )
+ SELECT rated.student_id,
+    rated.class_id,
+    rated.present,
+    rated.marked,
+    rated.exact_rate,
+    app.round_rate(rated.exact_rate) AS attendance_rate,
+    rank() OVER (PARTITION BY rated.class_id ORDER BY rated.exact_rate DESC) AS rank,
+    count(*) OVER (PARTITION BY rated.class_id) AS total_students,
+        CASE
+            WHEN (count(*) OVER (PARTITION BY rated.class_id) > 1) THEN round(((100.0 * ((rank() OVER (PARTITION BY rated.class_id ORDER BY rated.exact_rate) - 1))::numeric) / ((count(*) OVER (PARTITION BY rated.class_id) - 1))::numeric), 1)
+            ELSE 0.0
+        END AS percentile
+   FROM rated;
+
+
+ALTER TABLE analytics.student_rankings_live OWNER TO postgres;
+
+--
+-- Name: class_rankings(uuid); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.class_rankings(p_class_id uuid) RETURNS SETOF analytics.student_rankings_live
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
+        return query select * from analytics.student_rankings as r where r.class_id = p_class_id;
+    else
+        return query select * from analytics.student_rankings_live as r where r.class_id = p_class_id;
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION analytics.class_rankings(p_class_id uuid) OWNER TO postgres;
+
+--
+-- Name: freshness(); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.freshness() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    with state as (
+        select
+            bool_and(c.relispopulated) as populated,
+            min(rs.last_finished_at) as refreshed_at,
+            bool_or(rs.last_started_at > coalesce(rs.last_finished_at, '-infinity')) as refreshing,
+            bool_or(rs.dirty_since is not null) as pending
+        from analytics.refresh_state as rs
+        inner join pg_catalog.pg_class as c on c.oid = pg_catalog.to_regclass('analytics.' || rs.view_name)
+    )
+    select jsonb_build_object(
+        'source', case when populated then 'view' else 'live' end,
+        'refreshedAt', case when populated then refreshed_at end,
+        'ageSeconds', case when populated then round(extract(epoch from now() - refreshed_at)) end,
+        'refreshing', coalesce(refreshing, false),
+        'pendingChanges', coalesce(pending, false),
+        'stale', populated and (refreshing or refreshed_at < now() - interval '10 minutes')
+    )
+    from state
+$$;
+
+
+ALTER FUNCTION analytics.freshness() OWNER TO postgres;
+
+--
+-- Name: mark_dirty(); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.mark_dirty() RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    update analytics.refresh_state set dirty_since = statement_timestamp() where dirty_since is null;
+$$;
+
+
+ALTER FUNCTION analytics.mark_dirty() OWNER TO postgres;
+
+--
+-- Name: refresh(); Type: PROCEDURE; Schema: analytics; Owner: postgres
+--
+
+CREATE PROCEDURE analytics.refresh()
+    LANGUAGE plpgsql
+    AS $$
+begin
+    call analytics.run_refresh(false);
+end;
+$$;
+
+
+ALTER PROCEDURE analytics.refresh() OWNER TO postgres;
+
+--
+-- Name: refresh_if_dirty(); Type: PROCEDURE; Schema: analytics; Owner: postgres
+--
+
+CREATE PROCEDURE analytics.refresh_if_dirty()
+    LANGUAGE plpgsql
+    AS $$
+begin
+    call analytics.run_refresh(true);
+end;
+$$;
+
+
+ALTER PROCEDURE analytics.refresh_if_dirty() OWNER TO postgres;
+
+--
+-- Name: run_refresh(boolean); Type: PROCEDURE; Schema: analytics; Owner: postgres
+--
+
+CREATE PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean)
+    LANGUAGE plpgsql
+    AS $$
+declare
+    c_lock constant bigint := 7245120392;
+    v_needed boolean;
+    v_started timestamptz;
+begin
+    if not pg_catalog.pg_try_advisory_lock(c_lock) then
+        raise notice 'analytics refresh skipped: another refresh is running';
+        return;
+    end if;
+    select pg_catalog.bool_or(rs.dirty_since is not null or not c.relispopulated)
+    into v_needed
+    from analytics.refresh_state as rs
+    inner join pg_catalog.pg_class as c on c.oid = pg_catalog.to_regclass('analytics.' || rs.view_name);
+    if p_only_if_dirty and not coalesce(v_needed, true) then
+        perform pg_catalog.pg_advisory_unlock(c_lock);
+        return;
+    end if;
+
+    begin
+        perform pg_catalog.set_config('lock_timeout', '5s', true);
+        lock table app.attendance_records, app.students, app.classes, app.attendance_thresholds in share mode;
+        update analytics.refresh_state set dirty_since = null, last_started_at = pg_catalog.clock_timestamp();
+    exception when lock_not_available then
+        perform pg_catalog.pg_advisory_unlock(c_lock);
+        raise notice 'analytics refresh skipped: writers held the tables for more than 5 s';
+        return;
+    end;
+    commit;
+
+    begin
+        v_started := pg_catalog.clock_timestamp();
+        if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.class_statistics'::regclass) then
+            refresh materialized view concurrently analytics.class_statistics;
+        else
+            refresh materialized view analytics.class_statistics;
+        end if;
+        if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
+            refresh materialized view concurrently analytics.student_rankings;
+        else
+            refresh materialized view analytics.student_rankings;
+        end if;
+        update analytics.refresh_state
+        set last_finished_at = pg_catalog.clock_timestamp(),
+            last_duration_ms = extract(epoch from pg_catalog.clock_timestamp() - v_started) * 1000;
+    exception when others then
+        perform pg_catalog.pg_advisory_unlock(c_lock);
+        raise;
+    end;
+    commit;
+    perform pg_catalog.pg_advisory_unlock(c_lock);
+end;
+$$;
+
+
+ALTER PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) OWNER TO postgres;
+
+--
+-- Name: class_rankings(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.class_rankings(class_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.authorize_class(class_rankings.class_id);
+    if not exists (select 1 from app.staff as st where st.id = auth.uid()) then
+        raise exception using errcode = '42501', message = 'only staff may see a class''s rankings';
+    end if;
+    return jsonb_build_object(
+        'classId', class_rankings.class_id,
+        'rankings', coalesce(
+            (
+                select jsonb_agg(
+                    jsonb_build_object(
+                        'studentId', r.student_id,
+                        'name', s.name,
+                        'rank', r.rank,
+                        'totalStudents', r.total_students,
+                        'percentile', r.percentile,
+                        'attendanceRate', r.attendance_rate
+                    )
+                    order by r.rank, s.name
+                )
+                from analytics.class_rankings(class_rankings.class_id) as r
+                inner join app.students as s on r.student_id = s.id
+            ),
+            '[]'::jsonb
+        ),
+        'freshness', analytics.freshness()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.class_rankings(class_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION class_rankings(class_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.class_rankings(class_id uuid) IS 'Ranked students of a class (studentId, name, rank, totalStudents, percentile, attendanceRate): staff only.';
+
+
+--
+-- Name: class_statistics(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.class_statistics() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select api.class_statistics(app.authorize_student(app.caller_student_id()))
+$$;
+
+
+ALTER FUNCTION api.class_statistics() OWNER TO postgres;
+
+--
+-- Name: FUNCTION class_statistics(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.class_statistics() IS 'ClassStatistics of the calling student''s class.';
+
+
+--
+-- Name: class_statistics(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.class_statistics(class_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row record;
+begin
+    perform app.authorize_class(class_statistics.class_id);
+    select * into v_row from analytics.class_figures(class_statistics.class_id);
+    return jsonb_build_object(
+        'classId', v_row.class_id,
+        'className', v_row.class_name,
+        'totalStudents', v_row.total_students,
+        'averageAttendance', v_row.average_attendance,
+        'medianAttendance', v_row.median_attendance,
+        'highestAttendance', v_row.highest_attendance,
+        'lowestAttendance', v_row.lowest_attendance,
+        'studentsAtRisk', v_row.students_at_risk,
+        'lastCalculated', v_row.last_calculated,
+        'freshness', analytics.freshness()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.class_statistics(class_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION class_statistics(class_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.class_statistics(class_id uuid) IS 'ClassStatistics: students see their own class, teachers the classes they teach, admins every class.';
+
+
+--
 -- Name: mark_attendance(uuid, date, integer, text, jsonb); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -312,6 +767,342 @@ COMMENT ON FUNCTION api.mark_attendance(class_id uuid, date date, period integer
 
 
 --
+-- Name: student_dashboard(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.student_dashboard() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select api.student_dashboard(app.caller_student_id())
+$$;
+
+
+ALTER FUNCTION api.student_dashboard() OWNER TO postgres;
+
+--
+-- Name: FUNCTION student_dashboard(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.student_dashboard() IS 'StudentDashboardMetrics of the calling student: totalClasses, attendanceRate, presentDays, absentDays, sickDays, leaveDays, classAverage, ranking, trend, lastUpdated and freshness.';
+
+
+--
+-- Name: student_dashboard(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.student_dashboard(student_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_class uuid := app.authorize_student(student_dashboard.student_id);
+    v_sum app.student_attendance_summary;
+    v_rank bigint;
+    v_class_average numeric;
+begin
+    select * into v_sum from app.student_attendance_summary as sm where sm.student_id = student_dashboard.student_id;
+    select r.rank into v_rank from analytics.class_rankings(v_class) as r where r.student_id = student_dashboard.student_id;
+    select f.average_attendance into v_class_average from analytics.class_figures(v_class) as f;
+    return jsonb_build_object(
+        'studentId', student_dashboard.student_id,
+        'classId', v_class,
+        'totalClasses', coalesce(v_sum.marked, 0),
+        'attendanceRate', app.round_rate(app.exact_rate(v_sum.present, v_sum.marked)),
+        'presentDays', coalesce(v_sum.present, 0),
+        'absentDays', coalesce(v_sum.absent, 0),
+        'sickDays', coalesce(v_sum.sick, 0),
+        'leaveDays', coalesce(v_sum.leave, 0),
+        'notMarked', coalesce(v_sum.not_marked, 0),
+        'classAverage', v_class_average,
+        'ranking', v_rank,
+        'trend', app.student_trend(student_dashboard.student_id),
+        'lastUpdated', coalesce(v_sum.updated_at, now()),
+        'freshness', analytics.freshness()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.student_dashboard(student_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION student_dashboard(student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.student_dashboard(student_id uuid) IS 'StudentDashboardMetrics of one student: for that student, teachers of their class and admins.';
+
+
+--
+-- Name: student_ranking(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.student_ranking() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select api.student_ranking(app.caller_student_id())
+$$;
+
+
+ALTER FUNCTION api.student_ranking() OWNER TO postgres;
+
+--
+-- Name: FUNCTION student_ranking(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.student_ranking() IS 'StudentRanking of the calling student within their class: rank, totalStudents, percentile, attendanceRate.';
+
+
+--
+-- Name: student_ranking(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.student_ranking(student_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_class uuid := app.authorize_student(student_ranking.student_id);
+    v_row record;
+    v_total bigint;
+begin
+    select r.rank, r.total_students, r.percentile, r.attendance_rate into v_row
+    from analytics.class_rankings(v_class) as r
+    where r.student_id = student_ranking.student_id;
+    select count(*) into v_total from analytics.class_rankings(v_class);
+    return jsonb_build_object(
+        'studentId', student_ranking.student_id,
+        'classId', v_class,
+        'rank', v_row.rank,
+        'totalStudents', coalesce(v_row.total_students, v_total),
+        'percentile', v_row.percentile,
+        'attendanceRate', v_row.attendance_rate,
+        'freshness', analytics.freshness()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.student_ranking(student_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION student_ranking(student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.student_ranking(student_id uuid) IS 'StudentRanking (rank, totalStudents, percentile, attendanceRate) of one student the caller may see.';
+
+
+--
+-- Name: weekly_attendance(text); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.weekly_attendance(week text) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select api.weekly_attendance(week, app.caller_student_id())
+$$;
+
+
+ALTER FUNCTION api.weekly_attendance(week text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION weekly_attendance(week text); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.weekly_attendance(week text) IS 'The calling student''s records for one ISO week (YYYY-Www) by day and period, with its summary.';
+
+
+--
+-- Name: weekly_attendance(text, uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.weekly_attendance(week text, student_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_monday date := app.iso_week_start(week);
+    v_result jsonb;
+begin
+    perform app.authorize_student(weekly_attendance.student_id);
+    with records as (
+        select r.date, r.period, r.subject, r.status, r.marked_at
+        from app.attendance_records as r
+        where r.student_id = weekly_attendance.student_id
+            and r.date between v_monday and v_monday + 6
+    ),
+    days as (
+        select d::date as date
+        from generate_series(v_monday, v_monday + 6, interval '1 day') as d
+        where extract(isodow from d) <= 5 or exists (select 1 from records as r where r.date = d::date)
+    )
+    select jsonb_build_object(
+        'studentId', weekly_attendance.student_id,
+        'week', week,
+        'startDate', v_monday,
+        'endDate', v_monday + 6,
+        'days', (
+            select jsonb_agg(
+                jsonb_build_object(
+                    'date', days.date,
+                    'dayOfWeek', extract(isodow from days.date)::integer,
+                    'periods', coalesce(
+                        (
+                            select jsonb_agg(
+                                jsonb_build_object(
+                                    'period', r.period, 'subject', r.subject,
+                                    'status', r.status, 'markedAt', r.marked_at
+                                )
+                                order by r.period
+                            )
+                            from records as r where r.date = days.date
+                        ),
+                        '[]'::jsonb
+                    )
+                )
+                order by days.date
+            )
+            from days
+        ),
+        'summary', (
+            select jsonb_build_object(
+                'totalClasses', count(*) filter (where r.status <> 'not_marked'),
+                'presentDays', count(*) filter (where r.status = 'present'),
+                'absentDays', count(*) filter (where r.status = 'absent'),
+                'sickDays', count(*) filter (where r.status = 'sick'),
+                'leaveDays', count(*) filter (where r.status = 'leave'),
+                'notMarked', count(*) filter (where r.status = 'not_marked'),
+                'attendanceRate', app.round_rate(app.exact_rate(
+                    (count(*) filter (where r.status = 'present'))::integer,
+                    (count(*) filter (where r.status <> 'not_marked'))::integer
+                ))
+            )
+            from records as r
+        )
+    ) into v_result;
+    return v_result;
+end;
+$$;
+
+
+ALTER FUNCTION api.weekly_attendance(week text, student_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION weekly_attendance(week text, student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One ISO week (YYYY-Www) of a student''s records by day and period, with the week''s summary.';
+
+
+--
+-- Name: authorize_class(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.authorize_class(p_class_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_caller uuid := auth.uid();
+begin
+    if v_caller is null then
+        raise exception using errcode = '28000', message = 'no authenticated user';
+    end if;
+    if p_class_id is null then
+        raise exception using errcode = '22004', message = 'class_id is required';
+    end if;
+    if p_class_id = app.my_class_id() then
+        return;
+    end if;
+    if not exists (select 1 from app.staff as st where st.id = v_caller) then
+        raise exception using errcode = '42501', message = 'students may only see their own class';
+    end if;
+    if not exists (select 1 from app.classes as c where c.id = p_class_id) then
+        raise exception using errcode = 'P0002', message = format('class %s does not exist', p_class_id);
+    end if;
+    if not app.is_admin() and not p_class_id in (select app.taught_class_ids()) then
+        raise exception using
+            errcode = '42501',
+            message = format('only teachers of class %s and admins may see its figures', p_class_id);
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION app.authorize_class(p_class_id uuid) OWNER TO postgres;
+
+--
+-- Name: authorize_student(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.authorize_student(p_student_id uuid) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_caller uuid := auth.uid();
+    v_class uuid;
+    v_staff boolean;
+begin
+    if v_caller is null then
+        raise exception using errcode = '28000', message = 'no authenticated user';
+    end if;
+    if p_student_id is null then
+        raise exception using errcode = '22004', message = 'student_id is required';
+    end if;
+    select s.class_id into v_class from app.students as s where s.id = p_student_id;
+    if found and p_student_id = v_caller then
+        return v_class;
+    end if;
+    v_staff := exists (select 1 from app.staff as st where st.id = v_caller);
+    if not v_staff then
+        raise exception using errcode = '42501', message = 'students may only see their own figures';
+    end if;
+    if v_class is null then
+        raise exception using errcode = 'P0002', message = format('student %s does not exist', p_student_id);
+    end if;
+    if not app.is_admin() and not v_class in (select app.taught_class_ids()) then
+        raise exception using
+            errcode = '42501',
+            message = format('only teachers of class %s and admins may see this student', v_class);
+    end if;
+    return v_class;
+end;
+$$;
+
+
+ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
+
+--
+-- Name: caller_student_id(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.caller_student_id() RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_id uuid;
+begin
+    if auth.uid() is null then
+        raise exception using errcode = '28000', message = 'no authenticated user';
+    end if;
+    select s.id into v_id from app.students as s where s.id = auth.uid();
+    if v_id is null then
+        raise exception using
+            errcode = '42501',
+            message = 'only students have figures of their own; staff pass a student_id';
+    end if;
+    return v_id;
+end;
+$$;
+
+
+ALTER FUNCTION app.caller_student_id() OWNER TO postgres;
+
+--
 -- Name: class_exists(uuid); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -343,6 +1134,44 @@ $$;
 ALTER FUNCTION app.is_admin() OWNER TO postgres;
 
 --
+-- Name: iso_week_start(text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.iso_week_start(p_week text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+    v_year integer;
+    v_week integer;
+    v_weeks integer;
+    v_jan4 date;
+begin
+    if p_week is null or p_week !~ '^[0-9]{4}-W[0-9]{2}$' then
+        raise exception using
+            errcode = '22007',
+            message = format('week must be an ISO week such as 2026-W07, got %s', coalesce(p_week, 'null'));
+    end if;
+    v_year := substr(p_week, 1, 4)::integer;
+    v_week := substr(p_week, 7, 2)::integer;
+    if v_year < 1 then
+        raise exception using errcode = '22023', message = format('week %s does not exist', p_week);
+    end if;
+    v_weeks := extract(week from make_date(v_year, 12, 28))::integer;
+    if v_week not between 1 and v_weeks then
+        raise exception using
+            errcode = '22023',
+            message = format('week %s does not exist: %s has %s ISO weeks', p_week, v_year, v_weeks);
+    end if;
+    v_jan4 := make_date(v_year, 1, 4);
+    return v_jan4 - (extract(isodow from v_jan4)::integer - 1) + (v_week - 1) * 7;
+end;
+$_$;
+
+
+ALTER FUNCTION app.iso_week_start(p_week text) OWNER TO postgres;
+
+--
 -- Name: my_class_id(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -355,6 +1184,42 @@ $$;
 
 
 ALTER FUNCTION app.my_class_id() OWNER TO postgres;
+
+--
+-- Name: student_trend(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.student_trend(p_student_id uuid) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    with latest as (
+        select d.present, d.marked, row_number() over (order by d.date desc) as n
+        from app.student_attendance_daily as d
+        where d.student_id = p_student_id and d.marked > 0
+        order by d.date desc
+        limit 28
+    ),
+    windows as (
+        select
+            sum(present) filter (where n <= 14) as p1,
+            sum(marked) filter (where n <= 14) as m1,
+            sum(present) filter (where n > 14) as p2,
+            sum(marked) filter (where n > 14) as m2
+        from latest
+    )
+    select case
+        when m1 is null or m2 is null then 'stable'
+        -- 100 * (p1/m1 - p2/m2) compared with +-5 in integers, so no rounding decides a trend.
+        when 100 * (p1 * m2 - p2 * m1) >= 5 * m1 * m2 then 'improving'
+        when 100 * (p1 * m2 - p2 * m1) <= -5 * m1 * m2 then 'declining'
+        else 'stable'
+    end
+    from windows
+$$;
+
+
+ALTER FUNCTION app.student_trend(p_student_id uuid) OWNER TO postgres;
 
 --
 -- Name: taught_class_ids(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -372,6 +1237,184 @@ $$;
 
 
 ALTER FUNCTION app.taught_class_ids() OWNER TO postgres;
+
+--
+-- Name: tg__mark_analytics_dirty(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg__mark_analytics_dirty() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform analytics.mark_dirty();
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg__mark_analytics_dirty() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__summarise(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__summarise() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_rows text := case tg_op
+        when 'INSERT' then 'select student_id, date, status, 1 as n from new_rows'
+        when 'DELETE' then 'select student_id, date, status, -1 as n from old_rows'
+        else 'select student_id, date, status, 1 as n from new_rows'
+            || ' union all select student_id, date, status, -1 as n from old_rows'
+    end;
+    v_changed bigint;
+begin
+    -- Lock the students' summary rows in id order first: two statements marking the same
+    -- class then queue instead of deadlocking, and every other row they touch is that student's.
+    execute format(
+        'select count(*) from (select 1 from app.student_attendance_summary'
+        ' where student_id in (select d.student_id from (%s) as d) order by student_id for update) as l',
+        v_rows
+    );
+    execute format(
+        $sql$
+        with delta as (
+            -- A deleted student's rows go with the student (cascade): nothing to count.
+            select d.* from (%s) as d
+            where exists (select 1 from app.students as s where s.id = d.student_id)
+        ),
+        per_day as (
+            select
+                student_id,
+                date,
+                coalesce(sum(n) filter (where status = 'present'), 0)::integer as present,
+                coalesce(sum(n) filter (where status <> 'not_marked'), 0)::integer as marked,
+                sum(n)::integer as records
+            from delta
+            group by student_id, date
+        ),
+        per_student as (
+            select
+                student_id,
+                coalesce(sum(n) filter (where status = 'present'), 0)::integer as present,
+                coalesce(sum(n) filter (where status = 'absent'), 0)::integer as absent,
+                coalesce(sum(n) filter (where status = 'sick'), 0)::integer as sick,
+                coalesce(sum(n) filter (where status = 'leave'), 0)::integer as leave,
+                coalesce(sum(n) filter (where status = 'not_marked'), 0)::integer as not_marked
+            from delta
+            group by student_id
+        ),
+        -- Deltas update existing rows; only rows that do not exist yet are inserted (CHECK
+        -- constraints apply to the proposed row before ON CONFLICT, so a negative delta must
+        -- never take the insert path: if it does, the summaries have drifted and it fails loudly).
+        daily_updated as (
+            update app.student_attendance_daily as t
+            set present = t.present + d.present,
+                marked = t.marked + d.marked,
+                records = t.records + d.records
+            from per_day as d
+            where t.student_id = d.student_id
+                and t.date = d.date
+                and (d.present, d.marked, d.records) <> (0, 0, 0)
+            returning t.student_id, t.date
+        ),
+        daily_inserted as (
+            insert into app.student_attendance_daily as t (student_id, date, present, marked, records)
+            select d.student_id, d.date, d.present, d.marked, d.records
+            from per_day as d
+            where (d.present, d.marked, d.records) <> (0, 0, 0)
+                and not exists (
+                    select 1 from daily_updated as u where u.student_id = d.student_id and u.date = d.date
+                )
+            order by d.student_id, d.date
+            on conflict (student_id, date) do update
+            set present = t.present + excluded.present,
+                marked = t.marked + excluded.marked,
+                records = t.records + excluded.records
+            returning t.student_id
+        ),
+        summary_updated as (
+            update app.student_attendance_summary as s
+            set present = s.present + d.present,
+                absent = s.absent + d.absent,
+                sick = s.sick + d.sick,
+                leave = s.leave + d.leave,
+                not_marked = s.not_marked + d.not_marked,
+                updated_at = statement_timestamp()
+            from per_student as d
+            where s.student_id = d.student_id
+                and (d.present, d.absent, d.sick, d.leave, d.not_marked) <> (0, 0, 0, 0, 0)
+            returning s.student_id
+        ),
+        summary_inserted as (
+            insert into app.student_attendance_summary (student_id, present, absent, sick, leave, not_marked)
+            select d.student_id, d.present, d.absent, d.sick, d.leave, d.not_marked
+            from per_student as d
+            where (d.present, d.absent, d.sick, d.leave, d.not_marked) <> (0, 0, 0, 0, 0)
+                and not exists (select 1 from summary_updated as u where u.student_id = d.student_id)
+            returning student_id
+        )
+        select
+            (select count(*) from summary_updated)
+            + (select count(*) from summary_inserted)
+            + (select count(*) from daily_updated)
+            + (select count(*) from daily_inserted)
+        $sql$,
+        v_rows
+    ) into v_changed;
+    if v_changed > 0 then
+        perform analytics.mark_dirty();
+    end if;
+    return null;
+end;
+$_$;
+
+
+ALTER FUNCTION app.tg_attendance_records__summarise() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__summarise_truncate(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__summarise_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    update app.student_attendance_summary
+    set present = 0, absent = 0, sick = 0, leave = 0, not_marked = 0, updated_at = statement_timestamp()
+    where marked + not_marked > 0;
+    delete from app.student_attendance_daily;
+    perform analytics.mark_dirty();
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_records__summarise_truncate() OWNER TO postgres;
+
+--
+-- Name: tg_students__create_summary(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_students__create_summary() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    insert into app.student_attendance_summary (student_id)
+    select id from new_rows
+    on conflict (student_id) do nothing;
+    perform analytics.mark_dirty();
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_students__create_summary() OWNER TO postgres;
 
 --
 -- Name: unknown_student_ids(uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
@@ -585,9 +1628,62 @@ CREATE FUNCTION auth.uid() RETURNS uuid
 
 ALTER FUNCTION auth.uid() OWNER TO postgres;
 
-SET default_tablespace = '';
+--
+-- Name: class_statistics; Type: MATERIALIZED VIEW; Schema: analytics; Owner: postgres
+--
 
-SET default_table_access_method = heap;
+CREATE MATERIALIZED VIEW analytics.class_statistics AS
+ SELECT class_statistics_live.class_id,
+    class_statistics_live.class_name,
+    class_statistics_live.total_students,
+    class_statistics_live.rated_students,
+    class_statistics_live.average_attendance,
+    class_statistics_live.median_attendance,
+    class_statistics_live.highest_attendance,
+    class_statistics_live.lowest_attendance,
+    class_statistics_live.students_at_risk,
+    class_statistics_live.last_calculated
+   FROM analytics.class_statistics_live
+  WITH NO DATA;
+
+
+ALTER TABLE analytics.class_statistics OWNER TO postgres;
+
+--
+-- Name: refresh_state; Type: TABLE; Schema: analytics; Owner: postgres
+--
+
+CREATE TABLE analytics.refresh_state (
+    view_name text NOT NULL,
+    dirty_since timestamp with time zone,
+    last_started_at timestamp with time zone,
+    last_finished_at timestamp with time zone,
+    last_duration_ms numeric(12,3),
+    CONSTRAINT refresh_state_view_name_check CHECK ((view_name = ANY (ARRAY['class_statistics'::text, 'student_rankings'::text])))
+);
+
+
+ALTER TABLE analytics.refresh_state OWNER TO postgres;
+
+--
+-- Name: student_rankings; Type: MATERIALIZED VIEW; Schema: analytics; Owner: postgres
+--
+
+CREATE MATERIALIZED VIEW analytics.student_rankings AS
+ SELECT student_rankings_live.student_id,
+    student_rankings_live.class_id,
+    student_rankings_live.present,
+    student_rankings_live.marked,
+    student_rankings_live.exact_rate,
+    student_rankings_live.attendance_rate,
+    student_rankings_live.rank,
+    student_rankings_live.total_students,
+    student_rankings_live.percentile
+   FROM analytics.student_rankings_live
+  WITH NO DATA;
+
+
+ALTER TABLE analytics.student_rankings OWNER TO postgres;
 
 --
 -- Name: attendance_records; Type: TABLE; Schema: app; Owner: postgres
@@ -637,23 +1733,6 @@ COMMENT ON VIEW api.attendance_records IS 'Attendance per student, date and peri
 
 
 --
--- Name: students; Type: TABLE; Schema: app; Owner: postgres
---
-
-CREATE TABLE app.students (
-    id uuid NOT NULL,
-    class_id uuid NOT NULL,
-    name text NOT NULL,
-    email text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT students_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
-    CONSTRAINT students_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
-);
-
-
-ALTER TABLE app.students OWNER TO postgres;
-
---
 -- Name: class_students; Type: VIEW; Schema: api; Owner: postgres
 --
 
@@ -672,20 +1751,6 @@ ALTER TABLE api.class_students OWNER TO postgres;
 
 COMMENT ON VIEW api.class_students IS 'Class rosters for teachers and admins; a student sees only themselves.';
 
-
---
--- Name: classes; Type: TABLE; Schema: app; Owner: postgres
---
-
-CREATE TABLE app.classes (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT classes_name_check CHECK ((name ~ '^\S.{0,119}$'::text))
-);
-
-
-ALTER TABLE app.classes OWNER TO postgres;
 
 --
 -- Name: classes; Type: VIEW; Schema: api; Owner: postgres
@@ -784,6 +1849,24 @@ CREATE TABLE app.class_teachers (
 ALTER TABLE app.class_teachers OWNER TO postgres;
 
 --
+-- Name: student_attendance_daily; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.student_attendance_daily (
+    student_id uuid NOT NULL,
+    date date NOT NULL,
+    present integer NOT NULL,
+    marked integer NOT NULL,
+    records integer NOT NULL,
+    CONSTRAINT student_attendance_daily_marked_check CHECK ((marked >= 0)),
+    CONSTRAINT student_attendance_daily_present_check CHECK ((present >= 0)),
+    CONSTRAINT student_attendance_daily_records_check CHECK ((records >= 0))
+);
+
+
+ALTER TABLE app.student_attendance_daily OWNER TO postgres;
+
+--
 -- Name: audit_logs; Type: TABLE; Schema: audit; Owner: postgres
 --
 
@@ -866,6 +1949,14 @@ ALTER TABLE ONLY audit.audit_logs ATTACH PARTITION audit.audit_logs_default DEFA
 
 
 --
+-- Name: refresh_state refresh_state_pkey; Type: CONSTRAINT; Schema: analytics; Owner: postgres
+--
+
+ALTER TABLE ONLY analytics.refresh_state
+    ADD CONSTRAINT refresh_state_pkey PRIMARY KEY (view_name);
+
+
+--
 -- Name: attendance_records attendance_records_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -879,6 +1970,14 @@ ALTER TABLE ONLY app.attendance_records
 
 ALTER TABLE ONLY app.attendance_records
     ADD CONSTRAINT attendance_records_student_date_period_key UNIQUE (student_id, date, period);
+
+
+--
+-- Name: attendance_thresholds attendance_thresholds_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.attendance_thresholds
+    ADD CONSTRAINT attendance_thresholds_pkey PRIMARY KEY (level);
 
 
 --
@@ -919,6 +2018,22 @@ ALTER TABLE ONLY app.staff
 
 ALTER TABLE ONLY app.staff
     ADD CONSTRAINT staff_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: student_attendance_daily student_attendance_daily_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_attendance_daily
+    ADD CONSTRAINT student_attendance_daily_pkey PRIMARY KEY (student_id, date);
+
+
+--
+-- Name: student_attendance_summary student_attendance_summary_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_attendance_summary
+    ADD CONSTRAINT student_attendance_summary_pkey PRIMARY KEY (student_id);
 
 
 --
@@ -970,6 +2085,27 @@ ALTER TABLE ONLY supabase_migrations.schema_migrations
 
 
 --
+-- Name: class_statistics_class_id_key; Type: INDEX; Schema: analytics; Owner: postgres
+--
+
+CREATE UNIQUE INDEX class_statistics_class_id_key ON analytics.class_statistics USING btree (class_id);
+
+
+--
+-- Name: student_rankings_class_rank_idx; Type: INDEX; Schema: analytics; Owner: postgres
+--
+
+CREATE INDEX student_rankings_class_rank_idx ON analytics.student_rankings USING btree (class_id, rank);
+
+
+--
+-- Name: student_rankings_student_id_key; Type: INDEX; Schema: analytics; Owner: postgres
+--
+
+CREATE UNIQUE INDEX student_rankings_student_id_key ON analytics.student_rankings USING btree (student_id);
+
+
+--
 -- Name: attendance_records_class_day_idx; Type: INDEX; Schema: app; Owner: postgres
 --
 
@@ -981,6 +2117,13 @@ CREATE INDEX attendance_records_class_day_idx ON app.attendance_records USING bt
 --
 
 CREATE INDEX class_teachers_teacher_id_idx ON app.class_teachers USING btree (teacher_id, class_id);
+
+
+--
+-- Name: student_attendance_daily_marked_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX student_attendance_daily_marked_idx ON app.student_attendance_daily USING btree (student_id, date DESC) WHERE (marked > 0);
 
 
 --
@@ -1082,6 +2225,62 @@ ALTER INDEX audit.audit_logs_user_id_idx ATTACH PARTITION audit.audit_logs_defau
 
 
 --
+-- Name: students _100_create_summary; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_create_summary AFTER INSERT ON app.students REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_students__create_summary();
+
+
+--
+-- Name: attendance_thresholds _100_mark_analytics_dirty; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_mark_analytics_dirty AFTER INSERT OR DELETE OR UPDATE ON app.attendance_thresholds FOR EACH STATEMENT EXECUTE FUNCTION app.tg__mark_analytics_dirty();
+
+
+--
+-- Name: classes _100_mark_analytics_dirty; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_mark_analytics_dirty AFTER INSERT OR DELETE OR UPDATE ON app.classes FOR EACH STATEMENT EXECUTE FUNCTION app.tg__mark_analytics_dirty();
+
+
+--
+-- Name: students _100_mark_analytics_dirty; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_mark_analytics_dirty AFTER DELETE OR UPDATE OF class_id ON app.students FOR EACH STATEMENT EXECUTE FUNCTION app.tg__mark_analytics_dirty();
+
+
+--
+-- Name: attendance_records _100_summarise_delete; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_summarise_delete AFTER DELETE ON app.attendance_records REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__summarise();
+
+
+--
+-- Name: attendance_records _100_summarise_insert; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_summarise_insert AFTER INSERT ON app.attendance_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__summarise();
+
+
+--
+-- Name: attendance_records _100_summarise_truncate; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_summarise_truncate AFTER TRUNCATE ON app.attendance_records FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__summarise_truncate();
+
+
+--
+-- Name: attendance_records _100_summarise_update; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _100_summarise_update AFTER UPDATE ON app.attendance_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__summarise();
+
+
+--
 -- Name: audit_logs _100_immutable; Type: TRIGGER; Schema: audit; Owner: postgres
 --
 
@@ -1136,11 +2335,40 @@ ALTER TABLE ONLY app.class_teachers
 
 
 --
+-- Name: student_attendance_daily student_attendance_daily_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_attendance_daily
+    ADD CONSTRAINT student_attendance_daily_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
+-- Name: student_attendance_summary student_attendance_summary_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_attendance_summary
+    ADD CONSTRAINT student_attendance_summary_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
 -- Name: students students_class_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
 --
 
 ALTER TABLE ONLY app.students
     ADD CONSTRAINT students_class_id_fkey FOREIGN KEY (class_id) REFERENCES app.classes(id);
+
+
+--
+-- Name: refresh_state; Type: ROW SECURITY; Schema: analytics; Owner: postgres
+--
+
+ALTER TABLE analytics.refresh_state ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: attendance_thresholds Everyone signed in reads the thresholds; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Everyone signed in reads the thresholds" ON app.attendance_thresholds FOR SELECT TO authenticated USING (true);
 
 
 --
@@ -1169,6 +2397,24 @@ CREATE POLICY "Staff read themselves and admins read all staff" ON app.staff FOR
 --
 
 CREATE POLICY "Students read their attendance and teachers their classes" ON app.attendance_records FOR SELECT TO authenticated USING (((student_id = ( SELECT auth.uid() AS uid)) OR (class_id IN ( SELECT app.taught_class_ids() AS taught_class_ids)) OR ( SELECT app.is_admin() AS is_admin)));
+
+
+--
+-- Name: student_attendance_daily Students read their days and teachers their classes'; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their days and teachers their classes'" ON app.student_attendance_daily FOR SELECT TO authenticated USING (((student_id = ( SELECT auth.uid() AS uid)) OR (student_id IN ( SELECT s.id
+   FROM app.students s
+  WHERE (s.class_id IN ( SELECT app.taught_class_ids() AS taught_class_ids)))) OR ( SELECT app.is_admin() AS is_admin)));
+
+
+--
+-- Name: student_attendance_summary Students read their summary and teachers their classes'; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their summary and teachers their classes'" ON app.student_attendance_summary FOR SELECT TO authenticated USING (((student_id = ( SELECT auth.uid() AS uid)) OR (student_id IN ( SELECT s.id
+   FROM app.students s
+  WHERE (s.class_id IN ( SELECT app.taught_class_ids() AS taught_class_ids)))) OR ( SELECT app.is_admin() AS is_admin)));
 
 
 --
@@ -1201,6 +2447,12 @@ CREATE POLICY "Teachers mark attendance for students of classes they teach" ON a
 ALTER TABLE app.attendance_records ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: attendance_thresholds; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.attendance_thresholds ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: class_teachers; Type: ROW SECURITY; Schema: app; Owner: postgres
 --
 
@@ -1219,10 +2471,29 @@ ALTER TABLE app.classes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.staff ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: student_attendance_daily; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.student_attendance_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: student_attendance_summary; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.student_attendance_summary ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: students; Type: ROW SECURITY; Schema: app; Owner: postgres
 --
 
 ALTER TABLE app.students ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: postgres
+--
+
+GRANT USAGE ON SCHEMA analytics TO service_role;
+
 
 --
 -- Name: SCHEMA api; Type: ACL; Schema: -; Owner: postgres
@@ -1259,11 +2530,187 @@ GRANT USAGE ON SCHEMA auth TO service_role;
 
 
 --
+-- Name: TABLE attendance_thresholds; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.attendance_thresholds TO authenticated;
+GRANT SELECT ON TABLE app.attendance_thresholds TO service_role;
+
+
+--
+-- Name: TABLE classes; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.classes TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.classes TO service_role;
+
+
+--
+-- Name: TABLE student_attendance_summary; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.student_attendance_summary TO authenticated;
+GRANT SELECT ON TABLE app.student_attendance_summary TO service_role;
+
+
+--
+-- Name: TABLE students; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.students TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.students TO service_role;
+
+
+--
+-- Name: FUNCTION class_figures(p_class_id uuid); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.class_figures(p_class_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION class_rankings(p_class_id uuid); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.class_rankings(p_class_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION freshness(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.freshness() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION mark_dirty(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.mark_dirty() FROM PUBLIC;
+
+
+--
+-- Name: PROCEDURE refresh(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON PROCEDURE analytics.refresh() FROM PUBLIC;
+GRANT ALL ON PROCEDURE analytics.refresh() TO service_role;
+
+
+--
+-- Name: PROCEDURE refresh_if_dirty(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON PROCEDURE analytics.refresh_if_dirty() FROM PUBLIC;
+GRANT ALL ON PROCEDURE analytics.refresh_if_dirty() TO service_role;
+
+
+--
+-- Name: PROCEDURE run_refresh(IN p_only_if_dirty boolean); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION class_rankings(class_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.class_rankings(class_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.class_rankings(class_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION class_statistics(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.class_statistics() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.class_statistics() TO authenticated;
+
+
+--
+-- Name: FUNCTION class_statistics(class_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.class_statistics(class_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.class_statistics(class_id uuid) TO authenticated;
+
+
+--
 -- Name: FUNCTION mark_attendance(class_id uuid, date date, period integer, subject text, marks jsonb); Type: ACL; Schema: api; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION api.mark_attendance(class_id uuid, date date, period integer, subject text, marks jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.mark_attendance(class_id uuid, date date, period integer, subject text, marks jsonb) TO authenticated;
+
+
+--
+-- Name: FUNCTION student_dashboard(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.student_dashboard() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.student_dashboard() TO authenticated;
+
+
+--
+-- Name: FUNCTION student_dashboard(student_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.student_dashboard(student_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.student_dashboard(student_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION student_ranking(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.student_ranking() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.student_ranking() TO authenticated;
+
+
+--
+-- Name: FUNCTION student_ranking(student_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.student_ranking(student_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.student_ranking(student_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION weekly_attendance(week text); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.weekly_attendance(week text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.weekly_attendance(week text) TO authenticated;
+
+
+--
+-- Name: FUNCTION weekly_attendance(week text, student_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION authorize_class(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_class(p_class_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION authorize_student(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION caller_student_id(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
 
 
 --
@@ -1290,6 +2737,13 @@ GRANT ALL ON FUNCTION app.is_admin() TO service_role;
 REVOKE ALL ON FUNCTION app.my_class_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.my_class_id() TO authenticated;
 GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
+
+
+--
+-- Name: FUNCTION student_trend(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.student_trend(p_student_id uuid) FROM PUBLIC;
 
 
 --
@@ -1330,6 +2784,27 @@ GRANT ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id te
 --
 
 REVOKE ALL ON FUNCTION audit.redact(p_metadata jsonb) FROM PUBLIC;
+
+
+--
+-- Name: TABLE class_statistics; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.class_statistics TO service_role;
+
+
+--
+-- Name: TABLE refresh_state; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.refresh_state TO service_role;
+
+
+--
+-- Name: TABLE student_rankings; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.student_rankings TO service_role;
 
 
 --
@@ -1404,26 +2879,10 @@ GRANT SELECT ON TABLE api.attendance_records TO authenticated;
 
 
 --
--- Name: TABLE students; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT SELECT ON TABLE app.students TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.students TO service_role;
-
-
---
 -- Name: TABLE class_students; Type: ACL; Schema: api; Owner: postgres
 --
 
 GRANT SELECT ON TABLE api.class_students TO authenticated;
-
-
---
--- Name: TABLE classes; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT SELECT ON TABLE app.classes TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.classes TO service_role;
 
 
 --
@@ -1454,6 +2913,14 @@ GRANT SELECT ON TABLE api.profile TO authenticated;
 
 GRANT SELECT ON TABLE app.class_teachers TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.class_teachers TO service_role;
+
+
+--
+-- Name: TABLE student_attendance_daily; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.student_attendance_daily TO authenticated;
+GRANT SELECT ON TABLE app.student_attendance_daily TO service_role;
 
 
 --
