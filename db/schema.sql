@@ -387,7 +387,10 @@ CREATE FUNCTION analytics.freshness() RETURNS jsonb
         'ageSeconds', case when populated then round(extract(epoch from now() - refreshed_at)) end,
         'refreshing', coalesce(refreshing, false),
         'pendingChanges', coalesce(pending, false),
-        'stale', populated and (refreshing or refreshed_at < now() - interval '10 minutes')
+        -- A populated view with no recorded refresh is of unknown age: stale.
+        'stale', populated and (
+            coalesce(refreshing, false) or coalesce(refreshed_at < now() - interval '10 minutes', true)
+        )
     )
     from state
 $$;
