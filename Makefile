@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help system venv run stop test lint pytest db-reset db-schema seed
+.PHONY: help system venv run stop test lint pytest db-reset db-schema seed bench-analytics
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
@@ -18,6 +18,7 @@ help:
 	@echo "make stop     stop embedded services left running"
 	@echo "make db-reset rebuild the embedded database (migrate and seed)"
 	@echo "make db-schema regenerate db/schema.sql from a freshly migrated database"
+	@echo "make bench-analytics ARGS='--json out.json'   view refresh, trigger and api benchmark"
 
 # Debian packages: installed with apt when running as root, otherwise named.
 system:
@@ -69,3 +70,6 @@ pytest: system venv
 	$(VENV)/bin/pytest $(ARGS)
 
 test: lint pytest
+
+bench-analytics: system venv
+	$(PY) -m bench.analytics $(ARGS)

@@ -506,6 +506,110 @@ $$;
 ALTER PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) OWNER TO postgres;
 
 --
+-- Name: audit_logs(uuid, text, timestamp with time zone, timestamp with time zone, boolean, integer, integer); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.audit_logs(user_id uuid DEFAULT NULL::uuid, action text DEFAULT NULL::text, from_time timestamp with time zone DEFAULT NULL::timestamp with time zone, to_time timestamp with time zone DEFAULT NULL::timestamp with time zone, success boolean DEFAULT NULL::boolean, page_limit integer DEFAULT 50, page_offset integer DEFAULT 0) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_result jsonb;
+begin
+    perform api.authorize_admin();
+    if page_limit is null or page_limit not between 1 and 500 then
+        raise exception using errcode = '22023', message = 'limit must be between 1 and 500';
+    end if;
+    if page_offset is null or page_offset < 0 then
+        raise exception using errcode = '22023', message = 'offset must not be negative';
+    end if;
+    if from_time is not null and to_time is not null and from_time > to_time then
+        raise exception using errcode = '22023', message = 'from must not be after to';
+    end if;
+    with matching as (
+        select l.*
+        from audit.audit_logs as l
+        where (audit_logs.user_id is null or l.user_id = audit_logs.user_id)
+            and (audit_logs.action is null or l.action = audit_logs.action)
+            and (from_time is null or l.timestamp >= from_time)
+            and (to_time is null or l.timestamp <= to_time)
+            and (audit_logs.success is null or l.success = audit_logs.success)
+    ),
+    page as (
+        select m.* from matching as m
+        order by m.timestamp desc, m.id
+        limit page_limit offset page_offset
+    )
+    select jsonb_build_object(
+        'entries', coalesce(
+            (
+                select jsonb_agg(
+                    jsonb_build_object(
+                        'id', p.id,
+                        'userId', p.user_id,
+                        'action', p.action,
+                        'resource', p.resource,
+                        'resourceId', p.resource_id,
+                        'metadata', p.metadata,
+                        'ipAddress', host(p.ip_address),
+                        'userAgent', p.user_agent,
+                        'timestamp', p.timestamp,
+                        'success', p.success,
+                        'errorMessage', p.error_message
+                    )
+                    order by p.timestamp desc, p.id
+                )
+                from page as p
+            ),
+            '[]'::jsonb
+        ),
+        'total', (select count(*) from matching),
+        'limit', page_limit,
+        'offset', page_offset
+    ) into v_result;
+    return v_result;
+end;
+$$;
+
+
+ALTER FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) IS 'Admins: audit entries newest first, filtered by user, action, time range and success, paginated.';
+
+
+--
+-- Name: authorize_admin(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.authorize_admin() RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if auth.uid() is null then
+        raise exception using errcode = '28000', message = 'no authenticated user';
+    end if;
+    if not app.is_admin() then
+        raise exception using errcode = '42501', message = 'only admins may do this';
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION api.authorize_admin() OWNER TO postgres;
+
+--
+-- Name: FUNCTION authorize_admin(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.authorize_admin() IS 'Raises 42501 unless the caller is an admin.';
+
+
+--
 -- Name: class_rankings(uuid); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -1329,8 +1433,10 @@ begin
             select d.student_id, d.date, d.present, d.marked, d.records
             from per_day as d
             where (d.present, d.marked, d.records) <> (0, 0, 0)
+                -- The statement's snapshot predates daily_updated: rows it sees are the updated ones.
                 and not exists (
-                    select 1 from daily_updated as u where u.student_id = d.student_id and u.date = d.date
+                    select 1 from app.student_attendance_daily as e
+                    where e.student_id = d.student_id and e.date = d.date
                 )
             order by d.student_id, d.date
             on conflict (student_id, date) do update
@@ -1357,7 +1463,7 @@ begin
             select d.student_id, d.present, d.absent, d.sick, d.leave, d.not_marked
             from per_student as d
             where (d.present, d.absent, d.sick, d.leave, d.not_marked) <> (0, 0, 0, 0, 0)
-                and not exists (select 1 from summary_updated as u where u.student_id = d.student_id)
+                and not exists (select 1 from app.student_attendance_summary as e where e.student_id = d.student_id)
             returning student_id
         )
         select
@@ -2613,6 +2719,22 @@ GRANT ALL ON PROCEDURE analytics.refresh_if_dirty() TO service_role;
 --
 
 REVOKE ALL ON PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) TO authenticated;
+
+
+--
+-- Name: FUNCTION authorize_admin(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.authorize_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.authorize_admin() TO authenticated;
 
 
 --

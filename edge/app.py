@@ -1,23 +1,62 @@
-"""The Quart application factory."""
+"""The Quart application factory: one blueprint per surface, pools created while serving."""
 
 from __future__ import annotations
 
-from psycopg_pool import AsyncConnectionPool
-from quart import Quart
-from redis.asyncio import BlockingConnectionPool, Redis
+import time
+from typing import Any
 
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from quart import Quart, Response, g, request
+from quart_schema import Info, QuartSchema, RequestSchemaValidationError
+from redis.asyncio import BlockingConnectionPool, Redis
+from werkzeug.exceptions import HTTPException
+
+from edge.auth import TokenVerifier
+from edge.blueprints.admin import admin
+from edge.blueprints.classes import classes
 from edge.blueprints.ops import ops
+from edge.blueprints.students import students
+from edge.breaker import CircuitBreaker
+from edge.cache import CacheService, GuardedRedis, ResponseCache
+from edge.db import Database
+from edge.errors import (
+    ApiError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+    error_response,
+)
+from edge.observability import Metrics, configure_logging, request_id
+from edge.ratelimit import LocalLimiter, limits
+from edge.resources import ResourceMonitor
+from edge.serving import EdgeState
 from edge.settings import EdgeSettings
+
+log = structlog.get_logger("edge")
 
 
 def create_app(settings: EdgeSettings | None = None) -> Quart:
+    conf = settings or EdgeSettings.from_env()
+    configure_logging(conf.debug)
     app = Quart(__name__)
-    app.config["SETTINGS"] = settings or EdgeSettings.from_env()
-    app.register_blueprint(ops)
+    app.config["SETTINGS"] = conf
+    app.config["MAX_CONTENT_LENGTH"] = conf.max_body_bytes
+    QuartSchema(
+        app,
+        info=Info(title="Attendance dashboard edge", version="1.0.0"),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+    )
+    for blueprint in (ops, students, classes, admin):
+        app.register_blueprint(blueprint)
+    metrics = Metrics()
 
     @app.before_serving
-    async def open_pools() -> None:
-        conf: EdgeSettings = app.config["SETTINGS"]
+    async def start() -> None:
         pool = AsyncConnectionPool(
             conf.database_url,
             min_size=conf.db_pool_min,
@@ -25,18 +64,120 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             check=AsyncConnectionPool.check_connection,
             open=False,
             name="edge",
+            timeout=10,
         )
         # Do not wait: the edge serves /healthz and an honest /readyz while Postgres is away.
         await pool.open(wait=False)
-        app.extensions["db_pool"] = pool
-        redis_pool = BlockingConnectionPool.from_url(
-            conf.redis_url, max_connections=conf.redis_pool_max, timeout=conf.readiness_timeout_s
+        client = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                conf.redis_url,
+                max_connections=conf.redis_pool_max,
+                timeout=conf.readiness_timeout_s,
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+            )
         )
-        app.extensions["redis"] = Redis(connection_pool=redis_pool)
+        redis = GuardedRedis(client, CircuitBreaker("redis"))
+        local = LocalLimiter()
+        resources = ResourceMonitor(conf.cpu_limit_percent, conf.memory_limit_percent, conf.resource_sample_s)
+        await resources.start()
+        app.extensions["edge"] = EdgeState(
+            settings=conf,
+            db=Database(pool, conf.db_retry_delays_s),
+            redis=redis,
+            cache=CacheService(redis),
+            responses=ResponseCache(redis, local),
+            local_limiter=local,
+            limits=limits(conf.rate_limits),
+            verifier=TokenVerifier(conf.jwt_secret, conf.jwt_jwks_url, conf.jwt_audience),
+            metrics=metrics,
+            resources=resources,
+        )
+        await _warn_about_eviction_policy(client)
 
     @app.after_serving
-    async def close_pools() -> None:
-        await app.extensions["db_pool"].close()
-        await app.extensions["redis"].aclose(close_connection_pool=True)
+    async def stop() -> None:
+        edge: EdgeState = app.extensions["edge"]
+        await edge.responses.drain()
+        await edge.resources.stop()
+        await edge.db.pool.close()
+        await edge.redis.client.aclose(close_connection_pool=True)
+
+    @app.before_request
+    async def begin() -> None:
+        g.request_id = request_id(request.headers.get("X-Request-ID"))
+        g.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=g.request_id, method=request.method, path=request.path
+        )
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = getattr(g, "request_id", request_id(None))
+        duration = time.perf_counter() - getattr(g, "started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.requests.labels(request.method, endpoint, str(response.status_code)).observe(duration)
+        log.info(
+            "request",
+            status=response.status_code,
+            duration_ms=round(duration * 1000, 2),
+            user_id=getattr(g, "user_id", None),
+        )
+        return response
+
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Response:
+        return error_response(error, conf.debug)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def invalid_request(error: RequestSchemaValidationError) -> Response:
+        return error_response(_validation_error(error), conf.debug)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        mapped: ApiError
+        if error.code == 404:
+            mapped = NotFoundError(f"No endpoint at {request.path}.")
+        elif error.code == 405:
+            mapped = MethodNotAllowedError(f"{request.method} is not allowed on {request.path}.")
+        elif error.code == 413:
+            mapped = PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
+        elif error.code == 431:
+            mapped = ApiError("The request headers are too large.")
+            mapped.status, mapped.code = 431, "HEADERS_TOO_LARGE"
+        elif error.code is not None and 400 <= error.code < 500:
+            mapped = ValidationError(error.description or "The request is not valid.")
+            mapped.status = error.code
+        else:
+            mapped = ApiError("An internal error occurred.")
+        return error_response(mapped, conf.debug)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.error("unhandled_error", exc_info=error, user_id=getattr(g, "user_id", None))
+        return error_response(ApiError("An internal error occurred.", details=repr(error)), conf.debug)
 
     return app
+
+
+def _validation_error(error: RequestSchemaValidationError) -> ValidationError:
+    """The first failing field, by name (P41)."""
+    inner: Any = error.validation_error
+    errors = inner.errors() if hasattr(inner, "errors") else []
+    if errors:
+        first = errors[0]
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__") or None
+        if first.get("type") == "extra_forbidden":
+            return ValidationError(f"Unknown parameter {field!r}.", field=field)
+        return ValidationError(f"{field}: {first.get('msg', 'invalid value')}.", field=field)
+    return ValidationError(str(inner) or "The request is not valid.")
+
+
+async def _warn_about_eviction_policy(client: Redis) -> None:
+    try:
+        policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy")
+    except Exception:  # noqa: BLE001 - Redis may be down or CONFIG disabled (managed Redis)
+        return
+    if policy != "allkeys-lru":
+        log.warning("redis_eviction_policy", policy=policy, expected="allkeys-lru")

@@ -2,8 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+class SettingsError(Exception):
+    """A setting is present but unusable."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from exc
+
+
+def _limits(raw: str | None) -> dict[str, tuple[int, int]]:
+    """RATE_LIMITS='{"student_reads": [200, 60]}' overrides buckets: [requests, window seconds]."""
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+        return {str(k): (int(v[0]), int(v[1])) for k, v in parsed.items()}
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise SettingsError(f"RATE_LIMITS must map bucket names to [requests, seconds]: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -11,21 +37,37 @@ class EdgeSettings:
     database_url: str
     redis_url: str
     jwt_secret: str | None
+    jwt_jwks_url: str | None = None
+    jwt_audience: str = "authenticated"
     db_pool_min: int = 10
     db_pool_max: int = 50
     redis_pool_max: int = 100
     readiness_timeout_s: float = 2.0
+    debug: bool = False
+    max_body_bytes: int = 1024 * 1024
+    rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Database retries on connection failures: the seed's 1 s, 2 s, 4 s.
+    db_retry_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+    cpu_limit_percent: float = 80.0
+    memory_limit_percent: float = 85.0
+    resource_sample_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> EdgeSettings:
         env = dict(os.environ if env is None else env)
         database_url = env.get("EDGE_DATABASE_URL") or env.get("DATABASE_URL")
         if not database_url:
-            raise RuntimeError("set EDGE_DATABASE_URL or DATABASE_URL (make run writes var/run.env)")
+            raise SettingsError("set EDGE_DATABASE_URL or DATABASE_URL (make run writes var/run.env)")
+        if not env.get("JWT_SECRET") and not env.get("JWT_JWKS_URL"):
+            raise SettingsError("set JWT_SECRET (HS256) or JWT_JWKS_URL to verify access tokens")
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:63790/0",
             jwt_secret=env.get("JWT_SECRET") or None,
-            db_pool_min=int(env.get("DB_POOL_MIN", "10")),
-            db_pool_max=int(env.get("DB_POOL_MAX", "50")),
+            jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
+            jwt_audience=env.get("JWT_AUDIENCE") or "authenticated",
+            db_pool_min=_int(env, "DB_POOL_MIN", 10),
+            db_pool_max=_int(env, "DB_POOL_MAX", 50),
+            debug=env.get("EDGE_DEBUG", "").lower() in ("1", "true", "yes"),
+            rate_limits=_limits(env.get("RATE_LIMITS")),
         )

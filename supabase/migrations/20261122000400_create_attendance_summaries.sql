@@ -175,8 +175,10 @@ begin
             select d.student_id, d.date, d.present, d.marked, d.records
             from per_day as d
             where (d.present, d.marked, d.records) <> (0, 0, 0)
+                -- The statement's snapshot predates daily_updated: rows it sees are the updated ones.
                 and not exists (
-                    select 1 from daily_updated as u where u.student_id = d.student_id and u.date = d.date
+                    select 1 from app.student_attendance_daily as e
+                    where e.student_id = d.student_id and e.date = d.date
                 )
             order by d.student_id, d.date
             on conflict (student_id, date) do update
@@ -203,7 +205,7 @@ begin
             select d.student_id, d.present, d.absent, d.sick, d.leave, d.not_marked
             from per_student as d
             where (d.present, d.absent, d.sick, d.leave, d.not_marked) <> (0, 0, 0, 0, 0)
-                and not exists (select 1 from summary_updated as u where u.student_id = d.student_id)
+                and not exists (select 1 from app.student_attendance_summary as e where e.student_id = d.student_id)
             returning student_id
         )
         select

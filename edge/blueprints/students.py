@@ -1,0 +1,89 @@
+"""Student endpoints: the caller's own figures (the database decides whose figures they are)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+from quart_schema import document_response, validate_querystring
+
+from edge.cache import CacheSpec
+from edge.schemas import (
+    ClassStatistics,
+    ErrorResponse,
+    NoQuery,
+    StudentDashboard,
+    StudentRanking,
+    WeeklyAttendance,
+    WeeklyQuery,
+)
+from edge.serving import authenticate, serve
+
+students = Blueprint("students", __name__, url_prefix="/api/students")
+
+# The seed's TTLs: metrics 2 minutes, weekly attendance and class figures 5 minutes.
+METRICS_TTL, WEEKLY_TTL, CLASS_TTL = 120, 300, 300
+
+
+@students.get("/dashboard")
+@validate_querystring(NoQuery)
+@document_response(StudentDashboard, 200)
+@document_response(ErrorResponse, 401)
+@document_response(ErrorResponse, 403)
+@document_response(ErrorResponse, 429)
+async def dashboard(query_args: NoQuery) -> Response:
+    """The caller's StudentDashboardMetrics."""
+    caller = await authenticate()
+    sid = str(caller.user_id)
+    spec = CacheSpec(prefix=f"cache:{{{sid}}}:dashboard", ttl_s=METRICS_TTL, student_id=sid)
+    return await serve(
+        "dashboard", "student_reads", "select api.student_dashboard()", cache=spec, caller=caller
+    )
+
+
+@students.get("/attendance/weekly")
+@validate_querystring(WeeklyQuery)
+@document_response(WeeklyAttendance, 200)
+@document_response(ErrorResponse, 400)
+@document_response(ErrorResponse, 401)
+@document_response(ErrorResponse, 429)
+async def weekly(query_args: WeeklyQuery) -> Response:
+    """The caller's records for one ISO week, by day and period, with the week's summary."""
+    caller = await authenticate()
+    sid = str(caller.user_id)
+    spec = CacheSpec(prefix=f"cache:{{{sid}}}:weekly:{query_args.week}", ttl_s=WEEKLY_TTL, student_id=sid)
+    return await serve(
+        "weekly",
+        "student_reads",
+        "select api.weekly_attendance(%s)",
+        (query_args.week,),
+        cache=spec,
+        caller=caller,
+        field="week",
+    )
+
+
+@students.get("/ranking")
+@validate_querystring(NoQuery)
+@document_response(StudentRanking, 200)
+@document_response(ErrorResponse, 401)
+@document_response(ErrorResponse, 429)
+async def ranking(query_args: NoQuery) -> Response:
+    """The caller's StudentRanking within their class."""
+    caller = await authenticate()
+    sid = str(caller.user_id)
+    spec = CacheSpec(prefix=f"cache:{{{sid}}}:ranking", ttl_s=METRICS_TTL, student_id=sid)
+    return await serve("ranking", "student_reads", "select api.student_ranking()", cache=spec, caller=caller)
+
+
+@students.get("/class-statistics")
+@validate_querystring(NoQuery)
+@document_response(ClassStatistics, 200)
+@document_response(ErrorResponse, 401)
+@document_response(ErrorResponse, 429)
+async def class_statistics(query_args: NoQuery) -> Response:
+    """ClassStatistics of the caller's class."""
+    caller = await authenticate()
+    sid = str(caller.user_id)
+    spec = CacheSpec(prefix=f"cache:{{{sid}}}:class-statistics", ttl_s=CLASS_TTL, student_id=sid)
+    return await serve(
+        "class_statistics", "student_reads", "select api.class_statistics()", cache=spec, caller=caller
+    )

@@ -1,0 +1,60 @@
+"""Run SQL as the caller, exactly as PostgREST does, with retries on connection failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
+
+from edge.errors import ServiceUnavailableError, from_database
+
+# Failures that happen before a statement could have done anything: safe to retry a read.
+CONNECTION_FAILURES = (psycopg.OperationalError, PoolTimeout)
+
+
+class Database:
+    def __init__(self, pool: AsyncConnectionPool, retry_delays_s: Sequence[float]) -> None:
+        self.pool = pool
+        self._delays = tuple(retry_delays_s)
+
+    def _retrying(self, read_only: bool) -> AsyncRetrying:
+        return AsyncRetrying(
+            # Writes are never retried: a dropped connection may have committed them.
+            stop=stop_after_attempt(len(self._delays) + 1 if read_only else 1),
+            wait=wait_chain(*[wait_fixed(d) for d in self._delays]) if self._delays else wait_fixed(0),
+            retry=retry_if_exception_type(CONNECTION_FAILURES),
+            reraise=True,
+        )
+
+    async def call_as(
+        self, claims: dict[str, Any], sql: str, params: Sequence[Any] = (), *, read_only: bool = True
+    ) -> Any:
+        """One statement in one short transaction as role authenticated with these claims; first column."""
+        try:
+            async for attempt in self._retrying(read_only):
+                with attempt:
+                    async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+                        await conn.execute(
+                            "select set_config('role', 'authenticated', true),"
+                            " set_config('request.jwt.claims', %s, true)",
+                            (json.dumps(claims),),
+                        )
+                        cur = await conn.execute(sql, params, prepare=True)
+                        row = await cur.fetchone()
+                    return None if row is None else row[0]
+        except CONNECTION_FAILURES as exc:
+            raise ServiceUnavailableError("The database is unavailable; try again shortly.") from exc
+        except psycopg.Error as exc:
+            raise from_database(exc) from exc
+        raise AssertionError("unreachable")
+
+    async def call_as_edge(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A statement as the edge's own login role (audit entries); first column."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            row = await cur.fetchone()
+            return None if row is None else row[0]

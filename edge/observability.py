@@ -1,0 +1,71 @@
+"""Request ids, structured JSON logs and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_id(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is sane, else a new one."""
+    if incoming and REQUEST_ID.match(incoming):
+        return incoming
+    return f"req_{uuid.uuid4().hex}"
+
+
+def configure_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        format="%(message)s", stream=sys.stdout, level=logging.DEBUG if debug else logging.INFO
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug else logging.INFO),
+        cache_logger_on_first_use=True,
+    )
+
+
+class Metrics:
+    """One registry per app, so several apps (tests) never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "edge_request_duration_seconds",
+            "Request duration",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "edge_cache_total", "Cache lookups by result", ["result"], registry=self.registry
+        )
+        self.computations = Counter(
+            "edge_db_computations_total",
+            "Responses computed by the database",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "edge_rate_limited_total", "Requests refused by a rate limit", ["bucket"], registry=self.registry
+        )
+        self.auth_failures = Counter(
+            "edge_auth_failures_total", "Rejected tokens by reason", ["reason"], registry=self.registry
+        )
+        self.circuit_open = Gauge(
+            "edge_circuit_open", "1 while a circuit breaker is open", ["name"], registry=self.registry
+        )
+        self.degraded = Gauge(
+            "edge_degraded", "1 while a feature is switched off", ["feature"], registry=self.registry
+        )

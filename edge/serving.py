@@ -1,0 +1,209 @@
+"""The path every data request takes: authenticate, rate-limit and look up the cache in one
+Redis round trip, then serve from cache (HIT, STALE), compute once (MISS) or skip Redis (BYPASS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from quart import Response, current_app, g, jsonify, request
+
+from edge.auth import Caller, TokenRejected, TokenVerifier
+from edge.cache import CacheService, CacheSpec, GuardedRedis, ResponseCache
+from edge.db import Database
+from edge.errors import AuthenticationError, RateLimitError, ValidationError
+from edge.observability import Metrics
+from edge.ratelimit import Decision, Limit, LocalLimiter
+from edge.resources import ResourceMonitor
+from edge.settings import EdgeSettings
+
+log = structlog.get_logger("edge")
+
+
+@dataclass
+class EdgeState:
+    """Everything the app creates at startup, kept on app.extensions["edge"]."""
+
+    settings: EdgeSettings
+    db: Database
+    redis: GuardedRedis
+    cache: CacheService
+    responses: ResponseCache
+    local_limiter: LocalLimiter
+    limits: dict[str, Limit]
+    verifier: TokenVerifier
+    metrics: Metrics
+    resources: ResourceMonitor
+
+
+def state() -> EdgeState:
+    edge_state: EdgeState = current_app.extensions["edge"]
+    return edge_state
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+async def audit(
+    action: str,
+    resource: str,
+    *,
+    user_id: str | None = None,
+    resource_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    success: bool = True,
+    error: str | None = None,
+) -> None:
+    """One audit entry, written as the edge's login role. A failure is logged, never raised."""
+    try:
+        await state().db.call_as_edge(
+            "select audit.log(%s, %s, %s, %s::jsonb, %s, %s, %s, %s::inet, %s)",
+            (
+                action,
+                resource,
+                resource_id,
+                json.dumps(metadata or {}),
+                success,
+                error,
+                user_id,
+                client_ip() if client_ip() != "unknown" else None,
+                request.headers.get("User-Agent"),
+            ),
+        )
+    except Exception:  # noqa: BLE001 - the audit log must not turn a response into a 500
+        log.exception("audit_write_failed", action=action)
+
+
+async def refuse(decision: Decision, bucket: str, identity: str, user_id: str | None) -> RateLimitError:
+    state().metrics.rate_limited.labels(bucket).inc()
+    if decision.first_violation:
+        await audit(
+            "rate_limit_exceeded",
+            "endpoint",
+            user_id=user_id,
+            resource_id=request.path,
+            metadata={
+                "endpoint": request.path,
+                "bucket": bucket,
+                "limit": decision.limit,
+                "windowSeconds": state().limits[bucket].window_s,
+                "identity": identity,
+            },
+            success=False,
+        )
+    return RateLimitError(
+        "Too many requests. Please try again later.",
+        retry_after=decision.retry_after_s,
+        headers=decision.headers(),
+    )
+
+
+async def authenticate() -> Caller:
+    """The verified caller, or 401 with one audit entry (per IP rate-limited, so no flood)."""
+    s = state()
+    try:
+        caller = await s.verifier.verify(request.headers.get("Authorization"))
+    except TokenRejected as rejected:
+        s.metrics.auth_failures.labels(rejected.reason).inc()
+        identity = f"ip:{client_ip()}"
+        lookup = await s.responses.lookup(s.limits["anonymous"], identity, None)
+        if not lookup.decision.allowed:
+            raise await refuse(lookup.decision, "anonymous", identity, None) from rejected
+        await audit(
+            "login_failure",
+            "auth",
+            metadata={"reason": rejected.reason, "path": request.path, "method": request.method},
+            success=False,
+            error=rejected.message,
+        )
+        raise AuthenticationError(rejected.message) from rejected
+    g.user_id = str(caller.user_id)
+    structlog.contextvars.bind_contextvars(user_id=g.user_id)
+    return caller
+
+
+async def enforce(bucket: str, caller: Caller) -> Decision:
+    """Count one request against a bucket without a cache lookup; 429 when over the limit."""
+    s = state()
+    identity = str(caller.user_id)
+    lookup = await s.responses.lookup(s.limits[bucket], identity, None)
+    if not lookup.decision.allowed:
+        raise await refuse(lookup.decision, bucket, identity, identity)
+    return lookup.decision
+
+
+def _enrich(body: dict[str, Any]) -> dict[str, Any]:
+    """Fields fixed when the figures are computed, so cache and database give the same body."""
+    freshness = body.get("freshness") or {}
+    body["cachedAt"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if freshness:
+        body["source"] = freshness.get("source")
+        body["stale"] = bool(freshness.get("stale"))
+    return body
+
+
+async def serve(
+    endpoint: str,
+    bucket: str,
+    sql: str,
+    params: Sequence[Any] = (),
+    *,
+    cache: CacheSpec | None = None,
+    caller: Caller | None = None,
+    field: str | None = None,
+) -> Response:
+    """Answer one read: the body is what the api function returned, shaped for HTTP."""
+    s = state()
+    caller = caller or await authenticate()
+    identity = str(caller.user_id)
+    lookup = await s.responses.lookup(s.limits[bucket], identity, cache)
+    if not lookup.decision.allowed:
+        raise await refuse(lookup.decision, bucket, identity, identity)
+
+    async def compute() -> dict[str, Any]:
+        s.metrics.computations.labels(endpoint).inc()
+        try:
+            result: dict[str, Any] = await s.db.call_as(caller.claims, sql, params)
+        except ValidationError as exc:
+            exc.field = exc.field or field
+            raise
+        return _enrich(result)
+
+    def class_of(body: dict[str, Any]) -> str:
+        return str(body.get("classId") or "")
+
+    age = 0
+    if cache is None:
+        body, status = await compute(), None
+    elif lookup.bypass:
+        body, status = await compute(), "BYPASS"
+    elif lookup.entry is not None:
+        body = lookup.entry["body"]
+        age = max(0, (lookup.now_ms - int(lookup.entry["cachedAt"])) // 1000)
+        if lookup.now_ms < int(lookup.entry["freshUntil"]):
+            status = "HIT"
+        else:
+            status = "STALE"
+            s.responses.refresh_in_background(cache, compute, class_of)
+    else:
+        body = await s.responses.single_flight(cache, compute, class_of)
+        status = "MISS"
+    if status is not None:
+        s.metrics.cache.labels(status.lower()).inc()
+
+    response = jsonify(body)
+    response.headers.update(lookup.decision.headers())
+    if status is not None:
+        response.headers["X-Cache"] = status
+    if status == "STALE" or body.get("stale"):
+        response.headers["X-Data-Stale"] = "true"
+        view_age = (body.get("freshness") or {}).get("ageSeconds")
+        response.headers["Age"] = str(max(age, int(view_age or 0)))
+    elif status in ("HIT", "STALE"):
+        response.headers["Age"] = str(age)
+    return response

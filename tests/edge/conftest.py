@@ -1,0 +1,75 @@
+"""Edge fixtures: a seeded school in a fresh database, the app in-process, tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql.executors import PostgreSQLExecutor
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from redis import Redis
+
+from db.seed import SeedResult, seed
+from db.tokens import mint
+from edge import create_app
+from edge.settings import EdgeSettings
+from tests.conftest import url_for
+
+SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
+
+
+@pytest.fixture
+def school(db: psycopg.Connection[Any], db_url: str) -> SeedResult:
+    """Two classes of five students with 30 days of history; views refreshed."""
+    result = seed(db_url, classes=2, students_per_class=5, days=30, periods=2, quiet=True)
+    db.execute("call analytics.refresh()")
+    return result
+
+
+@pytest.fixture
+def edge_db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor) -> str:
+    """The edge connects as the authenticator login role, exactly as in production."""
+    return url_for(postgresql_proc, db.info.dbname, user="authenticator")
+
+
+@pytest.fixture
+def settings(edge_db_url: str, redis_url: str) -> EdgeSettings:
+    Redis.from_url(redis_url).flushdb()
+    return EdgeSettings(
+        database_url=edge_db_url,
+        redis_url=redis_url,
+        jwt_secret=SECRET,
+        db_pool_min=1,
+        db_pool_max=20,
+        db_retry_delays_s=(0.05, 0.1, 0.2),
+        debug=False,
+    )
+
+
+@pytest.fixture
+async def app(settings: EdgeSettings) -> AsyncIterator[Quart]:
+    application = create_app(settings)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> Client:
+    return app.test_client()
+
+
+def token(user: uuid.UUID | str, ttl: int = 3600, secret: str = SECRET) -> str:
+    return mint(secret, user, ttl_seconds=ttl)
+
+
+def bearer(user: uuid.UUID | str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user)}"}
+
+
+def with_settings(settings: EdgeSettings, **changes: Any) -> EdgeSettings:
+    return dataclasses.replace(settings, **changes)

@@ -1,0 +1,123 @@
+"""The student endpoints: bodies from the api functions, caching and its headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import psycopg
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from redis import Redis
+
+from db.seed import SeedResult
+from edge.settings import EdgeSettings
+from tests.db.helpers import call_as
+from tests.edge.conftest import bearer
+
+
+async def test_dashboard_is_the_api_function_result(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    response = await client.get("/api/students/dashboard", headers=bearer(school.demo_student_id))
+    body = await response.get_json()
+    assert response.status_code == 200, body
+    expected = call_as(db, school.demo_student_id, "select api.student_dashboard()")
+    for field in (
+        "studentId",
+        "classId",
+        "totalClasses",
+        "attendanceRate",
+        "presentDays",
+        "absentDays",
+        "sickDays",
+        "leaveDays",
+        "classAverage",
+        "ranking",
+        "trend",
+    ):
+        assert body[field] == expected[field], field
+    assert body["source"] == "view" and body["stale"] is False and "cachedAt" in body
+    assert response.headers["X-Cache"] == "MISS"
+    assert response.headers["X-RateLimit-Limit"] == "100"
+    assert response.headers["X-RateLimit-Remaining"] == "99"
+
+
+async def test_second_request_is_a_cache_hit_with_the_same_body(client: Client, school: SeedResult) -> None:
+    headers = bearer(school.demo_student_id)
+    first = await client.get("/api/students/dashboard", headers=headers)
+    started = time.perf_counter()
+    second = await client.get("/api/students/dashboard", headers=headers)
+    elapsed = time.perf_counter() - started
+    assert second.headers["X-Cache"] == "HIT"
+    assert await second.get_json() == await first.get_json(), "P4: cache and database give the same body"
+    assert elapsed < 0.2, "P1: a cached dashboard answers under the seed's 200 ms floor"
+    assert "Age" in second.headers
+
+
+async def test_request_id_is_echoed_or_generated(client: Client, school: SeedResult) -> None:
+    given = await client.get(
+        "/api/students/ranking", headers={**bearer(school.demo_student_id), "X-Request-ID": "abc-123"}
+    )
+    assert given.headers["X-Request-ID"] == "abc-123"
+    made = await client.get("/api/students/ranking", headers=bearer(school.demo_student_id))
+    assert made.headers["X-Request-ID"].startswith("req_")
+    hostile = await client.get(
+        "/api/students/ranking", headers={**bearer(school.demo_student_id), "X-Request-ID": "x" * 500}
+    )
+    assert hostile.headers["X-Request-ID"].startswith("req_")
+
+
+async def test_stampede_on_a_cold_key_computes_once(app: Quart, client: Client, school: SeedResult) -> None:
+    headers = bearer(school.demo_student_id)
+    metrics = app.extensions["edge"].metrics.computations
+    before = metrics.labels("dashboard")._value.get()
+    responses = await asyncio.gather(
+        *[client.get("/api/students/dashboard", headers=headers) for _ in range(200)]
+    )
+    assert {r.status_code for r in responses} == {200, 429} or {r.status_code for r in responses} == {200}
+    ok = [r for r in responses if r.status_code == 200]
+    assert len(ok) == 100, "the rate limit lets exactly 100 through"
+    assert metrics.labels("dashboard")._value.get() - before == 1, "one database computation for the key"
+    bodies = {json.dumps(await r.get_json(), sort_keys=True) for r in ok}
+    assert len(bodies) == 1
+
+
+async def test_invalidating_a_student_or_class_drops_their_entries(
+    app: Quart, client: Client, school: SeedResult
+) -> None:
+    headers = bearer(school.demo_student_id)
+    cache = app.extensions["edge"].cache
+    for path in ("/api/students/dashboard", "/api/students/ranking", "/api/students/class-statistics"):
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS"
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "HIT"
+    await cache.invalidate_student(school.demo_student_id)
+    for path in ("/api/students/dashboard", "/api/students/ranking", "/api/students/class-statistics"):
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS", path
+    body = await (await client.get("/api/students/dashboard", headers=headers)).get_json()
+    await cache.invalidate_class(body["classId"])
+    for path in ("/api/students/dashboard", "/api/students/ranking", "/api/students/class-statistics"):
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS", path
+
+
+async def test_stale_entries_are_served_while_one_refresh_runs(
+    app: Quart, client: Client, school: SeedResult, settings: EdgeSettings
+) -> None:
+    headers = bearer(school.demo_student_id)
+    await client.get("/api/students/dashboard", headers=headers)
+    redis = Redis.from_url(settings.redis_url)
+    [key] = [k for k in redis.scan_iter("cache:*:dashboard:*")]
+    entry = json.loads(redis.get(key))  # type: ignore[arg-type]
+    entry["freshUntil"] = 0
+    redis.set(key, json.dumps(entry), px=60_000)
+    computations = app.extensions["edge"].metrics.computations.labels("dashboard")
+    before = computations._value.get()
+    stale = await asyncio.gather(*[client.get("/api/students/dashboard", headers=headers) for _ in range(20)])
+    assert {r.headers["X-Cache"] for r in stale} == {"STALE"}
+    assert all(r.headers["X-Data-Stale"] == "true" for r in stale)
+    await app.extensions["edge"].responses.drain()
+    assert computations._value.get() - before == 1, "twenty stale reads, one refresh"
+    fresh = await client.get("/api/students/dashboard", headers=headers)
+    assert fresh.headers["X-Cache"] == "HIT"
