@@ -61,7 +61,7 @@ async def test_readyz_without_the_database_is_not_ready(settings: EdgeSettings) 
 async def test_metrics_are_prometheus_text(client: Client) -> None:
     await client.get("/healthz")
     response = await client.get("/metrics")
-    text = (await response.get_data()).decode()
+    text = await response.get_data(as_text=True)
     assert response.status_code == 200
     assert "edge_request_duration_seconds_bucket" in text
     assert 'edge_circuit_open{name="redis"} 0.0' in text
