@@ -4,6 +4,7 @@ Redis round trip, then serve from cache (HIT, STALE), compute once (MISS) or ski
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,8 +46,12 @@ def state() -> EdgeState:
     return edge_state
 
 
-def client_ip() -> str:
-    return request.remote_addr or "unknown"
+def client_ip() -> str | None:
+    """The peer's address, when it is one (test clients and unix sockets have none)."""
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return None
 
 
 async def audit(
@@ -71,7 +76,7 @@ async def audit(
                 success,
                 error,
                 user_id,
-                client_ip() if client_ip() != "unknown" else None,
+                client_ip(),
                 request.headers.get("User-Agent"),
             ),
         )
@@ -110,7 +115,7 @@ async def authenticate() -> Caller:
         caller = await s.verifier.verify(request.headers.get("Authorization"))
     except TokenRejected as rejected:
         s.metrics.auth_failures.labels(rejected.reason).inc()
-        identity = f"ip:{client_ip()}"
+        identity = f"ip:{client_ip() or 'unknown'}"
         lookup = await s.responses.lookup(s.limits["anonymous"], identity, None)
         if not lookup.decision.allowed:
             raise await refuse(lookup.decision, "anonymous", identity, None) from rejected

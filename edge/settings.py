@@ -34,9 +34,10 @@ def _limits(raw: str | None) -> dict[str, tuple[int, int]]:
 
 @dataclass(frozen=True)
 class EdgeSettings:
-    database_url: str
-    redis_url: str
-    jwt_secret: str | None
+    # Connection strings and the JWT secret carry credentials: kept out of every repr and log.
+    database_url: str = field(repr=False)
+    redis_url: str = field(repr=False)
+    jwt_secret: str | None = field(repr=False)
     jwt_jwks_url: str | None = None
     jwt_audience: str = "authenticated"
     db_pool_min: int = 10
