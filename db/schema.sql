@@ -322,21 +322,18 @@ CREATE VIEW analytics.student_rankings_live AS
             s.class_id,
             sm.present,
             sm.marked,
-            app.exact_rate(sm.present, sm.marked) AS exact_rate
+            ((sm.present)::double precision / (sm.marked)::double precision) AS sort_key
            FROM (app.students s
              JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
           WHERE (sm.marked > 0)
         )
  SELECT rated.student_id,
     rated.class_id,
-    rated.present,
-    rated.marked,
-    rated.exact_rate,
-    app.round_rate(rated.exact_rate) AS attendance_rate,
-    rank() OVER (PARTITION BY rated.class_id ORDER BY rated.exact_rate DESC) AS rank,
+    app.round_rate(app.exact_rate(rated.present, rated.marked)) AS attendance_rate,
+    rank() OVER (PARTITION BY rated.class_id ORDER BY rated.sort_key DESC) AS rank,
     count(*) OVER (PARTITION BY rated.class_id) AS total_students,
         CASE
-            WHEN (count(*) OVER (PARTITION BY rated.class_id) > 1) THEN round(((100.0 * ((rank() OVER (PARTITION BY rated.class_id ORDER BY rated.exact_rate) - 1))::numeric) / ((count(*) OVER (PARTITION BY rated.class_id) - 1))::numeric), 1)
+            WHEN (count(*) OVER (PARTITION BY rated.class_id) > 1) THEN round(((100.0 * ((rank() OVER (PARTITION BY rated.class_id ORDER BY rated.sort_key) - 1))::numeric) / ((count(*) OVER (PARTITION BY rated.class_id) - 1))::numeric), 1)
             ELSE 0.0
         END AS percentile
    FROM rated;
@@ -1781,9 +1778,6 @@ ALTER TABLE analytics.refresh_state OWNER TO postgres;
 CREATE MATERIALIZED VIEW analytics.student_rankings AS
  SELECT student_rankings_live.student_id,
     student_rankings_live.class_id,
-    student_rankings_live.present,
-    student_rankings_live.marked,
-    student_rankings_live.exact_rate,
     student_rankings_live.attendance_rate,
     student_rankings_live.rank,
     student_rankings_live.total_students,

@@ -6,8 +6,13 @@
 -- populated and fall back to the live view (filtered to one class) before that.
 
 /**
- * Ranked students per class (those with at least one marked period). Ranks and percentiles
- * use exact rates; only attendance_rate is rounded. Ties share a rank.
+ * Ranked students per class (those with at least one marked period); ties share a rank.
+ *
+ * Ranks and percentiles sort on present::float8 / marked. IEEE 754 division is correctly
+ * rounded, so equal fractions get equal keys, and two different fractions with denominators
+ * below 2^26 differ by at least 1/2^52, more than the rounding of either: the order and the
+ * ties are exactly those of the exact rates, at the cost of a float comparison. Only the
+ * output rate is computed in exact arithmetic and rounded.
  */
 create view analytics.student_rankings_live as
 with rated as (
@@ -16,7 +21,7 @@ with rated as (
         s.class_id,
         sm.present,
         sm.marked,
-        app.exact_rate(sm.present, sm.marked) as exact_rate
+        sm.present::float8 / sm.marked as sort_key
     from app.students as s
     inner join app.student_attendance_summary as sm on s.id = sm.student_id
     where sm.marked > 0
@@ -25,17 +30,14 @@ with rated as (
 select
     student_id,
     class_id,
-    present,
-    marked,
-    exact_rate,
-    app.round_rate(exact_rate) as attendance_rate,
-    rank() over (partition by class_id order by exact_rate desc) as rank,
+    app.round_rate(app.exact_rate(present, marked)) as attendance_rate,
+    rank() over (partition by class_id order by sort_key desc) as rank,
     count(*) over (partition by class_id) as total_students,
     -- percent_rank() over (... order by rate asc), in exact arithmetic.
     case
         when count(*) over (partition by class_id) > 1
             then round(
-                100.0 * (rank() over (partition by class_id order by exact_rate asc) - 1)
+                100.0 * (rank() over (partition by class_id order by sort_key asc) - 1)
                 / (count(*) over (partition by class_id) - 1),
                 1
             )
@@ -88,9 +90,6 @@ create materialized view analytics.student_rankings as
 select
     student_id,
     class_id,
-    present,
-    marked,
-    exact_rate,
     attendance_rate,
     rank,
     total_students,
