@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help system venv run stop test lint pytest db-reset db-schema seed bench-analytics
+.PHONY: help system venv run stop test lint pytest db-reset db-schema seed bench-analytics bench-edge bench-tools
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
@@ -19,6 +19,7 @@ help:
 	@echo "make db-reset rebuild the embedded database (migrate and seed)"
 	@echo "make db-schema regenerate db/schema.sql from a freshly migrated database"
 	@echo "make bench-analytics ARGS='--json out.json'   view refresh, trigger and api benchmark"
+	@echo "make bench-edge ARGS='--json out.json'        cached and uncached dashboard against a constant endpoint"
 
 # Debian packages: installed with apt when running as root, otherwise named.
 system:
@@ -73,3 +74,12 @@ test: lint pytest
 
 bench-analytics: system venv
 	$(PY) -m bench.analytics $(ARGS)
+
+# wrk drives the edge benchmark; only benchmarks need it.
+bench-tools: system
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; \
+	  else echo "missing Debian package: wrk (sudo apt-get install -y wrk)"; exit 1; fi; }
+
+bench-edge: bench-tools venv
+	$(PY) -m bench.edge $(ARGS)

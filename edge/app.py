@@ -77,7 +77,14 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
                 socket_connect_timeout=1.0,
             )
         )
-        redis = GuardedRedis(client, CircuitBreaker("redis"))
+        breaker = CircuitBreaker(
+            "redis",
+            failure_threshold=conf.redis_breaker_failures,
+            window_s=conf.redis_breaker_window_s,
+            open_s=conf.redis_breaker_open_s,
+            success_threshold=conf.redis_breaker_successes,
+        )
+        redis = GuardedRedis(client, breaker)
         local = LocalLimiter()
         resources = ResourceMonitor(conf.cpu_limit_percent, conf.memory_limit_percent, conf.resource_sample_s)
         await resources.start()

@@ -166,6 +166,8 @@ async def serve(
     s = state()
     caller = caller or await authenticate()
     identity = str(caller.user_id)
+    if not s.settings.response_cache:
+        cache = None
     lookup = await s.responses.lookup(s.limits[bucket], identity, cache)
     if not lookup.decision.allowed:
         raise await refuse(lookup.decision, bucket, identity, identity)
@@ -177,7 +179,7 @@ async def serve(
         except ValidationError as exc:
             exc.field = exc.field or field
             raise
-        return _enrich(result)
+        return _enrich(result) if cache is not None else result
 
     def class_of(body: dict[str, Any]) -> str:
         return str(body.get("classId") or "")

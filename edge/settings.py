@@ -47,8 +47,15 @@ class EdgeSettings:
     debug: bool = False
     max_body_bytes: int = 1024 * 1024
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Off: every read is computed by the database (rate limits still apply).
+    response_cache: bool = True
     # Database retries on connection failures: the seed's 1 s, 2 s, 4 s.
     db_retry_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+    # The Redis circuit: the seed's 5 failures in 60 s open it for 30 s; 2 successes close it.
+    redis_breaker_failures: int = 5
+    redis_breaker_window_s: float = 60.0
+    redis_breaker_open_s: float = 30.0
+    redis_breaker_successes: int = 2
     cpu_limit_percent: float = 80.0
     memory_limit_percent: float = 85.0
     resource_sample_s: float = 5.0
@@ -71,4 +78,5 @@ class EdgeSettings:
             db_pool_max=_int(env, "DB_POOL_MAX", 50),
             debug=env.get("EDGE_DEBUG", "").lower() in ("1", "true", "yes"),
             rate_limits=_limits(env.get("RATE_LIMITS")),
+            response_cache=env.get("RESPONSE_CACHE", "on").lower() not in ("0", "off", "false", "no"),
         )

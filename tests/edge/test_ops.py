@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
+import tempfile
+from pathlib import Path
 
+import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from redis import Redis
 
-from db.services import free_port
+from db.services import EmbeddedRedis, free_port
 from edge import create_app
 from edge.settings import EdgeSettings
 
@@ -65,3 +71,48 @@ async def test_metrics_are_prometheus_text(client: Client) -> None:
     assert response.status_code == 200
     assert "edge_request_duration_seconds_bucket" in text
     assert 'edge_circuit_open{name="redis"} 0.0' in text
+
+
+async def test_resource_pressure_switches_off_non_critical_features(app: Quart, client: Client) -> None:
+    monitor = app.extensions["edge"].resources
+    monitor.sample(cpu=95.0, memory=40.0)
+    body = await (await client.get("/readyz")).get_json()
+    assert {"exports", "ranking_refresh"} <= set(body["degraded"])
+    assert body["resources"]["cpuPercent"] == 95.0
+    monitor.sample(cpu=10.0, memory=90.0)
+    assert not monitor.enabled("exports"), "memory above 85 % counts too"
+    monitor.sample(cpu=10.0, memory=40.0)
+    body = await (await client.get("/readyz")).get_json()
+    assert body["degraded"] == []
+
+
+async def test_openapi_documents_every_endpoint_and_the_error_shape(app: Quart, client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    documented = set(spec["paths"])
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/readyz"):
+            path = rule.rule.replace("<", "{").replace(">", "}")
+            assert path in documented, path
+    assert "ErrorBody" in spec["components"]["schemas"]
+    unauthorized = spec["paths"]["/api/students/dashboard"]["get"]["responses"]["401"]
+    assert unauthorized["content"]["application/json"]["schema"]["title"] == "ErrorResponse"
+    weekly = spec["paths"]["/api/students/attendance/weekly"]["get"]
+    assert any(p["name"] == "week" for p in weekly["parameters"])
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_startup_warns_when_redis_may_evict_nothing(
+    settings: EdgeSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        server = EmbeddedRedis(Path(workdir), free_port(), secrets.token_urlsafe(8))
+        server.start()
+        try:
+            Redis.from_url(server.url()).config_set("maxmemory-policy", "noeviction")
+            app = create_app(dataclasses.replace(settings, redis_url=server.url()))
+            async with app.test_app():
+                pass
+        finally:
+            server.stop()
+    out = capsys.readouterr().out
+    assert '"event": "redis_eviction_policy"' in out and '"policy": "noeviction"' in out
