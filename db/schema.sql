@@ -326,17 +326,27 @@ CREATE VIEW analytics.student_rankings_live AS
            FROM (app.students s
              JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
           WHERE (sm.marked > 0)
+        ), ranked AS (
+         SELECT rated.student_id,
+            rated.class_id,
+            rated.present,
+            rated.marked,
+            rank() OVER by_rate AS rank,
+            count(*) OVER (by_rate RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS peers,
+            count(*) OVER (PARTITION BY rated.class_id) AS total_students
+           FROM rated
+          WINDOW by_rate AS (PARTITION BY rated.class_id ORDER BY rated.sort_key DESC)
         )
- SELECT rated.student_id,
-    rated.class_id,
-    app.round_rate(app.exact_rate(rated.present, rated.marked)) AS attendance_rate,
-    rank() OVER (PARTITION BY rated.class_id ORDER BY rated.sort_key DESC) AS rank,
-    count(*) OVER (PARTITION BY rated.class_id) AS total_students,
+ SELECT ranked.student_id,
+    ranked.class_id,
+    ranked.rank,
+    ranked.total_students,
+    app.round_rate(app.exact_rate(ranked.present, ranked.marked)) AS attendance_rate,
         CASE
-            WHEN (count(*) OVER (PARTITION BY rated.class_id) > 1) THEN round(((100.0 * ((rank() OVER (PARTITION BY rated.class_id ORDER BY rated.sort_key) - 1))::numeric) / ((count(*) OVER (PARTITION BY rated.class_id) - 1))::numeric), 1)
+            WHEN (ranked.total_students > 1) THEN round(((100.0 * ((((ranked.total_students - ranked.rank) + 1) - ranked.peers))::numeric) / ((ranked.total_students - 1))::numeric), 1)
             ELSE 0.0
         END AS percentile
-   FROM rated;
+   FROM ranked;
 
 
 ALTER TABLE analytics.student_rankings_live OWNER TO postgres;
@@ -351,9 +361,13 @@ CREATE FUNCTION analytics.class_rankings(p_class_id uuid) RETURNS SETOF analytic
     AS $$
 begin
     if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
-        return query select * from analytics.student_rankings as r where r.class_id = p_class_id;
+        return query
+        select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
+        from analytics.student_rankings as r where r.class_id = p_class_id;
     else
-        return query select * from analytics.student_rankings_live as r where r.class_id = p_class_id;
+        return query
+        select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
+        from analytics.student_rankings_live as r where r.class_id = p_class_id;
     end if;
 end;
 $$;
@@ -1778,9 +1792,9 @@ ALTER TABLE analytics.refresh_state OWNER TO postgres;
 CREATE MATERIALIZED VIEW analytics.student_rankings AS
  SELECT student_rankings_live.student_id,
     student_rankings_live.class_id,
-    student_rankings_live.attendance_rate,
     student_rankings_live.rank,
     student_rankings_live.total_students,
+    student_rankings_live.attendance_rate,
     student_rankings_live.percentile
    FROM analytics.student_rankings_live
   WITH NO DATA;

@@ -61,10 +61,11 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             conf.database_url,
             min_size=conf.db_pool_min,
             max_size=conf.db_pool_max,
-            check=AsyncConnectionPool.check_connection,
             open=False,
             name="edge",
             timeout=10,
+            max_idle=300,
+            max_lifetime=3600,
         )
         # Do not wait: the edge serves /healthz and an honest /readyz while Postgres is away.
         await pool.open(wait=False)
@@ -87,13 +88,15 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         redis = GuardedRedis(client, breaker)
         local = LocalLimiter()
         resources = ResourceMonitor(conf.cpu_limit_percent, conf.memory_limit_percent, conf.resource_sample_s)
-        await resources.start()
+        # Health checks run every 30 s on idle connections, not on every checkout (a round
+        # trip per request); a connection that breaks in between fails a read, which is retried.
+        await resources.start(on_tick=pool.check, every_s=30.0)
         app.extensions["edge"] = EdgeState(
             settings=conf,
             db=Database(pool, conf.db_retry_delays_s),
             redis=redis,
             cache=CacheService(redis),
-            responses=ResponseCache(redis, local),
+            responses=ResponseCache(redis, local, app.json.dumps),
             local_limiter=local,
             limits=limits(conf.rate_limits),
             verifier=TokenVerifier(conf.jwt_secret, conf.jwt_jwks_url, conf.jwt_audience),

@@ -8,7 +8,9 @@ confusion (an HMAC token signed with a public key) therefore fail.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +35,35 @@ class Caller:
 
 
 class TokenVerifier:
-    def __init__(self, secret: str | None, jwks_url: str | None, audience: str) -> None:
+    """Verifies tokens; a verified token is remembered (bounded LRU) until its `exp`, and its
+    time claims are checked again on every use, so a cache hit accepts nothing a fresh check
+    would refuse."""
+
+    def __init__(
+        self, secret: str | None, jwks_url: str | None, audience: str, remember: int = 10_000
+    ) -> None:
         self._secret = secret
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self._audience = audience
+        self._verified: OrderedDict[str, Caller] = OrderedDict()
+        self._remember = remember
 
     async def verify(self, authorization: str | None) -> Caller:
         token = self._bearer(authorization)
+        known = self._verified.get(token)
+        if known is not None:
+            now = time.time()
+            if known.claims["exp"] > now and known.claims.get("nbf", 0) <= now:
+                self._verified.move_to_end(token)
+                return known
+            del self._verified[token]
+        caller = await self._verify(token)
+        self._verified[token] = caller
+        if len(self._verified) > self._remember:
+            self._verified.popitem(last=False)
+        return caller
+
+    async def _verify(self, token: str) -> Caller:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:

@@ -97,10 +97,27 @@ class CacheSpec:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A cached response: its metadata, and the body exactly as it is sent."""
+
+    cached_at_ms: int
+    fresh_until_ms: int
+    stale: bool
+    view_age_s: int | None
+    body: bytes
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Entry:
+        meta, _, body = raw.partition(b"\n")
+        m = json.loads(meta)
+        return cls(int(m["cachedAt"]), int(m["freshUntil"]), bool(m["stale"]), m.get("viewAge"), body)
+
+
+@dataclass(frozen=True)
 class Lookup:
     decision: Decision
     key: str
-    entry: dict[str, Any] | None
+    entry: Entry | None
     now_ms: int
     bypass: bool
 
@@ -111,12 +128,12 @@ class ResponseCache:
     # Entries stay readable (as stale) for this many TTLs after they stop being fresh.
     STALE_FACTOR = 3
 
-    def __init__(self, redis: GuardedRedis, local: LocalLimiter, wait_for_peer_s: float = 3.0) -> None:
+    def __init__(self, redis: GuardedRedis, local: LocalLimiter, dumps: Callable[[Any], str]) -> None:
         self._r = redis
         self._local = local
+        self.dumps = dumps
         self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._wait_for_peer_s = wait_for_peer_s
 
     async def lookup(self, limit: Limit, identity: str, spec: CacheSpec | None) -> Lookup:
         args: list[str | int] = [
@@ -141,18 +158,24 @@ class ResponseCache:
             retry_after_s=max(int(-(-int(retry_ms) // 1000)), 1) if not allowed else 0,
             first_violation=bool(first),
         )
-        entry = json.loads(value) if value else None
+        entry = Entry.parse(value) if value else None
         key = key.decode() if isinstance(key, bytes) else str(key)
         return Lookup(decision, key, entry, int(now_ms), False)
 
     async def store(self, spec: CacheSpec, body: dict[str, Any], class_id: str = "") -> None:
         now = int(time.time() * 1000)
-        entry = {"body": body, "cachedAt": now, "freshUntil": now + spec.ttl_s * 1000}
+        freshness = body.get("freshness") or {}
+        meta = {
+            "cachedAt": now,
+            "freshUntil": now + spec.ttl_s * 1000,
+            "stale": bool(body.get("stale")),
+            "viewAge": freshness.get("ageSeconds"),
+        }
         args: list[str | int] = [
             spec.prefix,
             spec.student_id,
             spec.class_id or class_id,
-            json.dumps(entry),
+            json.dumps(meta) + "\n" + self.dumps(body),
             spec.ttl_s * 1000 * self.STALE_FACTOR,
         ]
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import psutil
@@ -31,13 +32,22 @@ class ResourceMonitor:
     def enabled(self, feature: str) -> bool:
         return feature not in self.degraded
 
-    async def start(self) -> None:
+    async def start(
+        self, on_tick: Callable[[], Awaitable[object]] | None = None, every_s: float = 30.0
+    ) -> None:
+        """Sample every interval; also run `on_tick` (pool health checks) every `every_s`."""
         psutil.cpu_percent(interval=None)  # the first reading is meaningless; prime it
 
         async def loop() -> None:
+            since_tick = 0.0
             while True:
                 await asyncio.sleep(self.interval_s)
                 self.sample()
+                since_tick += self.interval_s
+                if on_tick is not None and since_tick >= every_s:
+                    since_tick = 0.0
+                    with contextlib.suppress(Exception):
+                        await on_tick()
 
         self._task = asyncio.create_task(loop())
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from quart import Response, current_app, g, jsonify, request
+from quart import Response, current_app, g, request
 
 from edge.auth import Caller, TokenRejected, TokenVerifier
 from edge.cache import CacheService, CacheSpec, GuardedRedis, ResponseCache
@@ -185,31 +185,38 @@ async def serve(
         return str(body.get("classId") or "")
 
     age = 0
-    if cache is None:
-        body, status = await compute(), None
-    elif lookup.bypass:
-        body, status = await compute(), "BYPASS"
+    stale_data = False
+    view_age: int | None = None
+    payload: dict[str, Any] | bytes | str
+    if cache is None or lookup.bypass:
+        payload = await compute()
+        status = "BYPASS" if cache is not None else None
     elif lookup.entry is not None:
-        body = lookup.entry["body"]
-        age = max(0, (lookup.now_ms - int(lookup.entry["cachedAt"])) // 1000)
-        if lookup.now_ms < int(lookup.entry["freshUntil"]):
+        entry = lookup.entry
+        payload = entry.body
+        age = max(0, (lookup.now_ms - entry.cached_at_ms) // 1000)
+        stale_data, view_age = entry.stale, entry.view_age_s
+        if lookup.now_ms < entry.fresh_until_ms:
             status = "HIT"
         else:
             status = "STALE"
             s.responses.refresh_in_background(cache, compute, class_of)
     else:
-        body = await s.responses.single_flight(cache, compute, class_of)
+        payload = await s.responses.single_flight(cache, compute, class_of)
         status = "MISS"
+    if isinstance(payload, dict):
+        stale_data = bool(payload.get("stale"))
+        view_age = (payload.get("freshness") or {}).get("ageSeconds")
+        payload = s.responses.dumps(payload)
     if status is not None:
         s.metrics.cache.labels(status.lower()).inc()
 
-    response = jsonify(body)
+    response = Response(payload, content_type="application/json")
     response.headers.update(lookup.decision.headers())
     if status is not None:
         response.headers["X-Cache"] = status
-    if status == "STALE" or body.get("stale"):
+    if status == "STALE" or stale_data:
         response.headers["X-Data-Stale"] = "true"
-        view_age = (body.get("freshness") or {}).get("ageSeconds")
         response.headers["Age"] = str(max(age, int(view_age or 0)))
     elif status in ("HIT", "STALE"):
         response.headers["Age"] = str(age)

@@ -22,8 +22,16 @@ TEMPLATE_DB = "tests_tmpl"  # pytest-postgresql names the template <dbname>_tmpl
 
 
 def load_template(host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
-    """Migrate the template once per session; every test database is cloned from it."""
-    migrate(f"postgresql://{user}@{host}:{port}/{dbname}", log=lambda _: None)
+    """Migrate the template once per session; every test database is cloned from it.
+
+    The template is pg_cron's database, so its jobs would really run in it every minute (and
+    populate the views every later clone inherits): they are kept but switched off. The test
+    that needs pg_cron to run a job starts a cluster of its own.
+    """
+    url = f"postgresql://{user}@{host}:{port}/{dbname}"
+    migrate(url, log=lambda _: None)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update cron.job set active = false")
 
 
 postgresql_proc = factories.postgresql_proc(

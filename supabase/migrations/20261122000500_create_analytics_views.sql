@@ -25,25 +25,36 @@ with rated as (
     from app.students as s
     inner join app.student_attendance_summary as sm on s.id = sm.student_id
     where sm.marked > 0
+),
+
+ranked as (
+    select
+        student_id,
+        class_id,
+        present,
+        marked,
+        rank() over by_rate as rank,
+        -- Students sharing this rate (its peers in the same ordering): no second sort needed.
+        count(*) over (by_rate range between current row and current row) as peers,
+        count(*) over (partition by class_id) as total_students
+    from rated
+    window by_rate as (partition by class_id order by sort_key desc)
 )
 
 select
     student_id,
     class_id,
+    rank,
+    total_students,
     app.round_rate(app.exact_rate(present, marked)) as attendance_rate,
-    rank() over (partition by class_id order by sort_key desc) as rank,
-    count(*) over (partition by class_id) as total_students,
-    -- percent_rank() over (... order by rate asc), in exact arithmetic.
+    -- percent_rank() over (... order by rate asc) = students below / (n - 1), in exact arithmetic;
+    -- students below = n - (rank - 1) - peers.
     case
-        when count(*) over (partition by class_id) > 1
-            then round(
-                100.0 * (rank() over (partition by class_id order by sort_key asc) - 1)
-                / (count(*) over (partition by class_id) - 1),
-                1
-            )
+        when total_students > 1
+            then round(100.0 * (total_students - rank + 1 - peers) / (total_students - 1), 1)
         else 0.0
     end as percentile
-from rated;
+from ranked;
 
 /** Class figures: every class, with its students counted whether or not they have a rate. */
 create view analytics.class_statistics_live as
@@ -90,9 +101,9 @@ create materialized view analytics.student_rankings as
 select
     student_id,
     class_id,
-    attendance_rate,
     rank,
     total_students,
+    attendance_rate,
     percentile
 from analytics.student_rankings_live
 with no data;

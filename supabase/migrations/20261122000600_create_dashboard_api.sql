@@ -116,9 +116,13 @@ create function analytics.class_rankings(p_class_id uuid)
 as $$
 begin
     if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
-        return query select * from analytics.student_rankings as r where r.class_id = p_class_id;
+        return query
+        select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
+        from analytics.student_rankings as r where r.class_id = p_class_id;
     else
-        return query select * from analytics.student_rankings_live as r where r.class_id = p_class_id;
+        return query
+        select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
+        from analytics.student_rankings_live as r where r.class_id = p_class_id;
     end if;
 end;
 $$;

@@ -109,9 +109,10 @@ async def test_stale_entries_are_served_while_one_refresh_runs(
     await client.get("/api/students/dashboard", headers=headers)
     redis = Redis.from_url(settings.redis_url)
     [key] = [k for k in redis.scan_iter("cache:*:dashboard:*")]
-    entry = json.loads(redis.get(key))  # type: ignore[arg-type]
-    entry["freshUntil"] = 0
-    redis.set(key, json.dumps(entry), px=60_000)
+    raw = redis.get(key)
+    assert isinstance(raw, bytes)
+    meta, body = raw.split(b"\n", 1)
+    redis.set(key, json.dumps({**json.loads(meta), "freshUntil": 0}).encode() + b"\n" + body, px=60_000)
     computations = app.extensions["edge"].metrics.computations.labels("dashboard")
     before = computations._value.get()
     stale = await asyncio.gather(*[client.get("/api/students/dashboard", headers=headers) for _ in range(20)])
