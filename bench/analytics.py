@@ -263,9 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     report.target("trigger_added_ms (40-row statement)", f["trigger_added_ms"], "<=", 5)
     report.target("dashboard_ms_p95", f["dashboard_ms_p95"], "<=", 5)
     report.target("class_statistics_ms_p95", f["class_statistics_ms_p95"], "<=", 2)
-    report.print()
-    if args.json:
-        report.write(args.json)
+    report.finish(args.json)
     return 0
 
 

@@ -70,6 +70,12 @@ class Report:
             )
         console.print(targets)
 
+    def finish(self, json_path: Path | None) -> None:
+        """Print the tables; write the JSON when asked."""
+        self.print()
+        if json_path is not None:
+            self.write(json_path)
+
     def write(self, path: Path) -> None:
         body = {
             "benchmark": self.benchmark,

@@ -162,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     report.target("dashboard_hit_rps / constant_rps", hit["rps"] / constant["rps"], ">=", 0.70)
     report.target("dashboard_hit_p50 / constant_p50", hit["p50_ms"] / constant["p50_ms"], "<=", 1.5)
     report.target("dashboard_uncached_rps / constant_rps", miss["rps"] / constant["rps"], ">=", 0.35)
-    report.print()
-    if args.json:
-        report.write(args.json)
+    report.finish(args.json)
     return 0
 
 

@@ -851,6 +851,19 @@ begin
             message = format('student %s is not in class %s', v_bad.value, mark_attendance.class_id);
     end if;
 
+    select o.student_id as value, o.class_id as other into v_bad
+    from app.records_in_other_classes(mark_attendance.class_id, mark_attendance.date, mark_attendance.period, v_ids)
+        as o
+    limit 1;
+    if found then
+        raise exception using
+            errcode = '23505',
+            message = format(
+                'student %s already has a record for %s period %s in class %s',
+                v_bad.value, mark_attendance.date, mark_attendance.period, v_bad.other
+            );
+    end if;
+
     insert into app.attendance_records as r (
         student_id, class_id, date, period, subject, status, marked_by, marked_at
     )
@@ -1302,6 +1315,25 @@ $$;
 
 
 ALTER FUNCTION app.my_class_id() OWNER TO postgres;
+
+--
+-- Name: records_in_other_classes(uuid, date, integer, uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) RETURNS TABLE(student_id uuid, class_id uuid)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select r.student_id, r.class_id
+    from app.attendance_records as r
+    where r.student_id = any(p_ids)
+        and r.date = p_date
+        and r.period = p_period
+        and r.class_id <> p_class_id
+$$;
+
+
+ALTER FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) OWNER TO postgres;
 
 --
 -- Name: student_trend(uuid); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2870,6 +2902,14 @@ GRANT ALL ON FUNCTION app.is_admin() TO service_role;
 REVOKE ALL ON FUNCTION app.my_class_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.my_class_id() TO authenticated;
 GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
+
+
+--
+-- Name: FUNCTION records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) TO authenticated;
 
 
 --

@@ -38,16 +38,15 @@ end
 local key = ''
 local value = false
 if ARGV[4] ~= '' then
+  -- Resolve the class exactly as store.lua does, so both build the same key.
   local student = ARGV[5]
   local class = ARGV[6]
   if class == '' and student ~= '' then
     class = redis.call('GET', 'cls:' .. student) or ''
   end
-  if student == '' or class ~= '' then
-    local gs = student ~= '' and (redis.call('GET', 'gen:s:' .. student) or '0') or '-'
-    local gc = class ~= '' and (redis.call('GET', 'gen:c:' .. class) or '0') or '-'
-    key = ARGV[4] .. ':s' .. gs .. ':c' .. gc
-    value = redis.call('GET', key)
-  end
+  local gs = student ~= '' and (redis.call('GET', 'gen:s:' .. student) or '0') or '-'
+  local gc = class ~= '' and (redis.call('GET', 'gen:c:' .. class) or '0') or '-'
+  key = ARGV[4] .. ':s' .. gs .. ':c' .. gc
+  value = redis.call('GET', key)
 end
 return {1, count, reset, 0, 0, now, key, value}

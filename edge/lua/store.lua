@@ -9,6 +9,9 @@ local student = ARGV[2]
 local class = ARGV[3]
 if student ~= '' and class ~= '' then
   redis.call('SET', 'cls:' .. student, class, 'PX', 86400000)
+elseif student ~= '' then
+  -- A response that does not name the class (a week of records): use the one remembered.
+  class = redis.call('GET', 'cls:' .. student) or ''
 end
 local gs = student ~= '' and (redis.call('GET', 'gen:s:' .. student) or '0') or '-'
 local gc = class ~= '' and (redis.call('GET', 'gen:c:' .. class) or '0') or '-'

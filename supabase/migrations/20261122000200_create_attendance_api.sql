@@ -93,8 +93,29 @@ as $$
     where not exists (select 1 from app.students as s where s.id = i.id)
 $$;
 
-revoke execute on function app.class_exists(uuid), app.unknown_student_ids(uuid[]) from public;
-grant execute on function app.class_exists(uuid), app.unknown_student_ids(uuid[]) to authenticated;
+/**
+ * Records these students already have for this date and period under another class: a student
+ * who changed class keeps the old record, and the new class may not overwrite it.
+ */
+create function app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[])
+    returns table (student_id uuid, class_id uuid)
+    language sql
+    stable
+    security definer
+    set search_path = ''
+as $$
+    select r.student_id, r.class_id
+    from app.attendance_records as r
+    where r.student_id = any(p_ids)
+        and r.date = p_date
+        and r.period = p_period
+        and r.class_id <> p_class_id
+$$;
+
+revoke execute on function app.class_exists(uuid), app.unknown_student_ids(uuid[]),
+app.records_in_other_classes(uuid, date, integer, uuid[]) from public;
+grant execute on function app.class_exists(uuid), app.unknown_student_ids(uuid[]),
+app.records_in_other_classes(uuid, date, integer, uuid[]) to authenticated;
 
 /**
  * Mark a whole class for one date and period in one statement. Runs as the caller: the
@@ -229,6 +250,19 @@ begin
         raise exception using
             errcode = '22023',
             message = format('student %s is not in class %s', v_bad.value, mark_attendance.class_id);
+    end if;
+
+    select o.student_id as value, o.class_id as other into v_bad
+    from app.records_in_other_classes(mark_attendance.class_id, mark_attendance.date, mark_attendance.period, v_ids)
+        as o
+    limit 1;
+    if found then
+        raise exception using
+            errcode = '23505',
+            message = format(
+                'student %s already has a record for %s period %s in class %s',
+                v_bad.value, mark_attendance.date, mark_attendance.period, v_bad.other
+            );
     end if;
 
     insert into app.attendance_records as r (

@@ -122,3 +122,19 @@ async def test_stale_entries_are_served_while_one_refresh_runs(
     assert computations._value.get() - before == 1, "twenty stale reads, one refresh"
     fresh = await client.get("/api/students/dashboard", headers=headers)
     assert fresh.headers["X-Cache"] == "HIT"
+
+
+async def test_every_cached_student_endpoint_hits_on_the_second_request(
+    client: Client, school: SeedResult
+) -> None:
+    """Including the first request of a student whose class the cache does not know yet."""
+    headers = bearer(school.demo_student_id)
+    for path in (
+        "/api/students/attendance/weekly?week=2026-W40",
+        "/api/students/class-statistics",
+        "/api/students/ranking",
+        "/api/students/dashboard",
+        "/api/students/attendance/weekly?week=2026-W41",
+    ):
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS", path
+        assert (await client.get(path, headers=headers)).headers["X-Cache"] == "HIT", path

@@ -2,7 +2,7 @@
 
 begin;
 select tests.create_school();
-select plan(30);
+select plan(31);
 
 select has_function('api', 'mark_attendance', array['uuid', 'date', 'integer', 'text', 'jsonb']);
 select function_privs_are(
@@ -173,6 +173,20 @@ select throws_ok(
     '22004', 'class_id is required', 'a missing class'
 );
 reset role;
+
+-- A student who moved to class B keeps class A's record for 1 September, period 1.
+update app.students set class_id = tests.id('class_b') where id = tests.id('student_a2');
+select tests.authenticate_as('teacher_b');
+select throws_ok(
+    $$select api.mark_attendance(tests.id('class_b'), date '2026-09-01', 1, 'Art',
+        jsonb_build_array(jsonb_build_object('studentId', tests.id('student_a2'), 'status', 'absent')))$$,
+    '23505',
+    format('student %s already has a record for 2026-09-01 period 1 in class %s', tests.id('student_a2'), tests.id('class_a')),
+    'a period a student already has in another class is refused by name'
+);
+reset role;
+update app.students set class_id = tests.id('class_a') where id = tests.id('student_a2');
+
 select is(
     (select count(*) from app.attendance_records where date = '2026-09-03'),
     0::bigint,
