@@ -121,6 +121,9 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         structlog.contextvars.bind_contextvars(
             request_id=g.request_id, method=request.method, path=request.path
         )
+        # Refuse a declared oversized body at once, whether or not the endpoint would read it.
+        if request.content_length is not None and request.content_length > conf.max_body_bytes:
+            raise PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
 
     @app.after_request
     async def finish(response: Response) -> Response:

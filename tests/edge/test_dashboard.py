@@ -138,3 +138,38 @@ async def test_every_cached_student_endpoint_hits_on_the_second_request(
     ):
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS", path
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "HIT", path
+
+
+async def test_cache_service_operations(app: Quart) -> None:
+    """The seed's CacheService interface over JSON values, on the real Redis."""
+    cache = app.extensions["edge"].cache
+    await cache.set("t:one", {"a": [1, 2.5, None]}, ttl_s=30)
+    assert await cache.get("t:one") == {"a": [1, 2.5, None]}
+    assert await cache.exists("t:one") and not await cache.exists("t:none")
+    assert 0 < await cache.ttl("t:one") <= 30
+    await cache.set("t:two", "text", ttl_s=30)
+    assert await cache.mget(["t:one", "t:none", "t:two"]) == [{"a": [1, 2.5, None]}, None, "text"]
+    assert await cache.increment("t:n") == 1 and await cache.increment("t:n", 5) == 6
+    await cache.delete("t:one")
+    assert await cache.get("t:one") is None
+
+
+async def test_a_cache_hit_is_one_redis_command(app: Quart, client: Client, school: SeedResult) -> None:
+    """Rate limit and cache lookup together: one command (EVALSHA), i.e. one round trip."""
+    headers = bearer(school.demo_student_id)
+    await client.get("/api/students/dashboard", headers=headers)
+    redis = app.extensions["edge"].redis.client
+    sent: list[str] = []
+    original = redis.execute_command
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        sent.append(str(args[0]))
+        return await original(*args, **kwargs)
+
+    redis.execute_command = counting
+    try:
+        response = await client.get("/api/students/dashboard", headers=headers)
+    finally:
+        redis.execute_command = original
+    assert response.headers["X-Cache"] == "HIT"
+    assert sent == ["EVALSHA"]

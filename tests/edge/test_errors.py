@@ -4,12 +4,15 @@ no bad parameter, header or path produces a 500."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
@@ -26,9 +29,10 @@ ENDPOINTS = [
 
 async def assert_error_shape(response: Response, status: int | None = None) -> dict[str, Any]:
     body = await response.get_json()
-    assert response.status_code != 500, body
     if status is not None:
         assert response.status_code == status, body
+    else:
+        assert response.status_code != 500, body
     assert set(body) == {"error"}
     error: dict[str, Any] = body["error"]
     assert isinstance(error["code"], str) and re.fullmatch(r"[A-Z_]+", error["code"])
@@ -131,3 +135,41 @@ async def test_no_bad_request_is_a_server_error(
     assert response.status_code in (400, 401, 403, 404, 429), error
     if error["code"] == "VALIDATION_ERROR":
         assert error.get("field"), "P41: a validation error names its field"
+
+
+async def test_an_oversized_body_is_refused_before_anything_runs(client: Client, school: SeedResult) -> None:
+    size = 1024 * 1024 + 1
+    response = await client.get(
+        "/api/students/dashboard",
+        headers={**bearer(school.demo_student_id), "Content-Length": str(size)},
+        data=b"x" * size,
+    )
+    error = await assert_error_shape(response, 413)
+    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    assert "X-RateLimit-Limit" not in response.headers, "nothing was counted or computed"
+
+
+async def test_an_unexpected_error_is_a_500_without_internals_and_logged_with_context(
+    app: Quart, client: Client, school: SeedResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = app.extensions["edge"]
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the database driver exploded")
+
+    original = state.db.call_as
+    state.db.call_as = broken
+    try:
+        response = await client.get("/api/students/ranking", headers=bearer(school.demo_student_id))
+    finally:
+        state.db.call_as = original
+    error = await assert_error_shape(response, 500)
+    assert error["code"] == "INTERNAL_ERROR" and "exploded" not in error["message"]
+    logged = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"unhandled_error"' in line
+    ]
+    assert len(logged) == 1
+    entry = logged[0]
+    assert entry["request_id"] == error["requestId"]
+    assert entry["user_id"] == str(school.demo_student_id) and entry["path"] == "/api/students/ranking"
+    assert "exploded" in json.dumps(entry["exception"]), "the stack trace is in the log"
