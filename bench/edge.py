@@ -39,8 +39,42 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def worker_pid(server: subprocess.Popen[bytes]) -> int:
+    """hypercorn serves from a child process (beside multiprocessing's resource tracker)."""
+    for child in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split():
+        if "resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text():
+            return int(child)
+    raise RuntimeError("no hypercorn worker found")
+
+
+def profiled_wrk(
+    server: subprocess.Popen[bytes], url: str, headers: dict[str, str], args: argparse.Namespace, out: Path
+) -> dict[str, float]:
+    """One round of load while py-spy samples the worker; writes a flame graph (SVG)."""
+    spy = subprocess.Popen(
+        [
+            # py-spy comes with the dev extras, beside this interpreter.
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-p",
+            str(worker_pid(server)),
+            "-d",
+            str(max(args.duration - 2, 1)),
+            "-r",
+            "200",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    result = wrk(url, headers, args.connections, args.duration)
+    spy.wait(timeout=60)
+    return result
+
+
 @contextlib.contextmanager
-def hypercorn(app: str, env: dict[str, str]) -> Iterator[str]:
+def hypercorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -73,7 +107,7 @@ def hypercorn(app: str, env: dict[str, str]) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"{app} did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -109,9 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--profile", type=Path, help="also record py-spy flame graphs of the edge worker into this folder"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make bench-edge` installs it")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     secret = secrets.token_urlsafe(32)
     with temp_cluster() as pg, tempfile.TemporaryDirectory() as redis_dir:
@@ -145,14 +184,22 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
             console.print("constant endpoint")
-            with hypercorn("bench.constant_app:app", env) as url:
+            with hypercorn("bench.constant_app:app", env) as (url, _):
                 constant = best(f"{url}/constant", {}, args)
             console.print("dashboard, cached")
-            with hypercorn("edge:create_app()", env) as url:
+            with hypercorn("edge:create_app()", env) as (url, server):
                 hit = best(f"{url}/api/students/dashboard", auth, args)
+                if args.profile:
+                    profiled_wrk(
+                        server, f"{url}/api/students/dashboard", auth, args, args.profile / "hit.svg"
+                    )
             console.print("dashboard, uncached")
-            with hypercorn("edge:create_app()", {**env, "RESPONSE_CACHE": "off"}) as url:
+            with hypercorn("edge:create_app()", {**env, "RESPONSE_CACHE": "off"}) as (url, server):
                 miss = best(f"{url}/api/students/dashboard", auth, args)
+                if args.profile:
+                    profiled_wrk(
+                        server, f"{url}/api/students/dashboard", auth, args, args.profile / "uncached.svg"
+                    )
         finally:
             redis.stop()
 
