@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from db.seed import SeedResult
 from db.services import free_port
 from edge.settings import EdgeSettings
+from tests.db.helpers import wait_for
 from tests.edge.conftest import SECRET, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,17 +54,16 @@ def two_edges(settings: EdgeSettings, school: SeedResult) -> Iterator[list[str]]
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
+
+    def healthy(url: str) -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
         for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "hypercorn did not start"
-                time.sleep(0.1)
+            wait_for(functools.partial(healthy, url), 30, f"hypercorn at {url}")
         yield urls
     finally:
         for proc in procs:
