@@ -262,7 +262,8 @@ ALTER TABLE app.students OWNER TO postgres;
 
 CREATE VIEW analytics.class_statistics_live AS
  WITH mahroom AS (
-         SELECT t_1.threshold
+         SELECT t_1.threshold,
+            t_1.inclusive
            FROM app.attendance_thresholds t_1
           WHERE (t_1.level = 'mahroom'::text)
         ), members AS (
@@ -282,7 +283,7 @@ CREATE VIEW analytics.class_statistics_live AS
     app.round_rate(((percentile_disc((0.5)::double precision) WITHIN GROUP (ORDER BY m.exact_rate) + percentile_disc((0.5)::double precision) WITHIN GROUP (ORDER BY m.exact_rate DESC)) / (2)::numeric)) AS median_attendance,
     app.round_rate(max(m.exact_rate)) AS highest_attendance,
     app.round_rate(min(m.exact_rate)) AS lowest_attendance,
-    count(*) FILTER (WHERE ((m.marked > 0) AND (((100 * m.present))::numeric <= (t.threshold * (m.marked)::numeric)))) AS students_at_risk,
+    count(*) FILTER (WHERE ((m.marked > 0) AND ((((100 * m.present))::numeric < (t.threshold * (m.marked)::numeric)) OR (t.inclusive AND (((100 * m.present))::numeric = (t.threshold * (m.marked)::numeric)))))) AS students_at_risk,
     now() AS last_calculated
    FROM ((app.classes c
      LEFT JOIN members m ON ((c.id = m.class_id)))

@@ -114,6 +114,7 @@ def class_statistics(
     students: dict[uuid.UUID, uuid.UUID],
     records: list[Record],
     mahroom: Fraction = Fraction(75),
+    inclusive: bool = True,
 ) -> dict[uuid.UUID, ClassStats]:
     by_student = counts(records)
     out = {}
@@ -131,7 +132,7 @@ def class_statistics(
                 median_attendance=round_half_up(median, 2),
                 highest_attendance=round_half_up(rates[-1], 2),
                 lowest_attendance=round_half_up(rates[0], 2),
-                students_at_risk=sum(1 for r in rates if r <= mahroom),
+                students_at_risk=sum(1 for r in rates if r < mahroom or (inclusive and r == mahroom)),
             )
         else:
             out[cid] = ClassStats(len(members), None, None, None, None, 0)

@@ -59,7 +59,10 @@ from ranked;
 /** Class figures: every class, with its students counted whether or not they have a rate. */
 create view analytics.class_statistics_live as
 with mahroom as (
-    select t.threshold from app.attendance_thresholds as t
+    select
+        t.threshold,
+        t.inclusive
+    from app.attendance_thresholds as t
     where t.level = 'mahroom'
 ),
 
@@ -89,8 +92,14 @@ select
     ) as median_attendance,
     app.round_rate(max(m.exact_rate)) as highest_attendance,
     app.round_rate(min(m.exact_rate)) as lowest_attendance,
-    -- rate <= threshold, compared without division.
-    count(*) filter (where m.marked > 0 and 100 * m.present <= t.threshold * m.marked) as students_at_risk,
+    -- rate <= threshold (or < when the level is not inclusive), compared without division.
+    count(*) filter (
+        where m.marked > 0
+        and (
+            100 * m.present < t.threshold * m.marked
+            or (t.inclusive and 100 * m.present = t.threshold * m.marked)
+        )
+    ) as students_at_risk,
     now() as last_calculated
 from app.classes as c
 left join members as m on c.id = m.class_id

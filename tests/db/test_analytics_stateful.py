@@ -8,6 +8,7 @@ import os
 import uuid
 from collections import Counter, defaultdict
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import psycopg
@@ -72,6 +73,9 @@ class AttendanceMachine(RuleBasedStateMachine):
     def school(self) -> None:
         c = self.conn
         c.execute("truncate app.classes, app.staff restart identity cascade")
+        c.execute(
+            "update app.attendance_thresholds set threshold = 75, inclusive = true where level = 'mahroom'"
+        )
         c.execute("refresh materialized view analytics.class_statistics with no data")
         c.execute("refresh materialized view analytics.student_rankings with no data")
         for i, cid in enumerate(CLASSES):
@@ -215,6 +219,22 @@ class AttendanceMachine(RuleBasedStateMachine):
     def delete_some(self, pick: int, every: int) -> None:
         self.conn.execute("delete from app.attendance_records where (id + %s) %% %s = 0", (pick, every))
 
+    @rule(pick=picks, inclusive=st.booleans())
+    def dba_moves_the_mahroom_level_onto_a_students_rate(self, pick: int, inclusive: bool) -> None:
+        """Boundaries are where inclusive and exclusive levels differ: aim at a student's rate."""
+        rates = sorted(
+            Fraction(100 * p, m)
+            for p, m in self.conn.execute(
+                "select present, marked from app.student_attendance_summary where marked > 0"
+            ).fetchall()
+        )
+        exact = [r for r in rates if (r * 100).denominator == 1]  # fits numeric(5, 2)
+        threshold = exact[pick % len(exact)] if exact else Fraction(75)
+        self.conn.execute(
+            "update app.attendance_thresholds set threshold = %s, inclusive = %s where level = 'mahroom'",
+            (Decimal(threshold.numerator) / Decimal(threshold.denominator), inclusive),
+        )
+
     @precondition(lambda self: self._count() > 0)
     @rule()
     def truncate(self) -> None:
@@ -242,10 +262,17 @@ class AttendanceMachine(RuleBasedStateMachine):
         ]
         return students, records
 
+    def _mahroom(self) -> tuple[Fraction, bool]:
+        row = self.conn.execute(
+            "select threshold, inclusive from app.attendance_thresholds where level = 'mahroom'"
+        ).fetchone()
+        assert row is not None
+        return Fraction(row[0]), bool(row[1])
+
     def _check_api(self, source: str) -> None:
         students, records = self._model()
         ranks = ref.rankings(students, records)
-        stats = ref.class_statistics(CLASSES, students, records)
+        stats = ref.class_statistics(CLASSES, students, records, *self._mahroom())
         by_student: dict[uuid.UUID, list[ref.Record]] = defaultdict(list)
         for r in records:
             by_student[r.student_id].append(r)
@@ -305,7 +332,7 @@ class AttendanceMachine(RuleBasedStateMachine):
             self.conn.remove_notice_handler(notice)
         assert not notices, f"the refresh did not run: {notices}"
         students, records = self._model()
-        stats = ref.class_statistics(CLASSES, students, records)
+        stats = ref.class_statistics(CLASSES, students, records, *self._mahroom())
         rows = self.conn.execute(
             "select class_id, total_students, average_attendance, median_attendance, highest_attendance,"
             " lowest_attendance, students_at_risk from analytics.class_statistics"

@@ -2,7 +2,7 @@
 
 begin;
 select tests.create_school();
-select plan(43);
+select plan(45);
 
 -- Summaries follow the records (the fixture marked two periods per student, all present).
 select results_eq(
@@ -36,6 +36,17 @@ select is((api.student_dashboard() ->> 'ranking')::integer, 1, 'student a1 ranks
 select is((api.class_statistics() ->> 'medianAttendance')::numeric, 75.00, 'median of 100 and 50');
 select is((api.class_statistics() ->> 'studentsAtRisk')::integer, 1, '50 % is at risk');
 reset role;
+
+-- The level's own comparison decides the boundary: at or below when inclusive, else below.
+update app.attendance_thresholds set threshold = 50 where level = 'mahroom';
+select tests.authenticate_as('student_a1');
+select is((api.class_statistics() ->> 'studentsAtRisk')::integer, 1, 'exactly 50 % is at risk at "at or below 50"');
+reset role;
+update app.attendance_thresholds set inclusive = false where level = 'mahroom';
+select tests.authenticate_as('student_a1');
+select is((api.class_statistics() ->> 'studentsAtRisk')::integer, 0, 'but not at "below 50"');
+reset role;
+update app.attendance_thresholds set threshold = 75, inclusive = true where level = 'mahroom';
 
 refresh materialized view analytics.class_statistics;
 refresh materialized view analytics.student_rankings;
