@@ -1331,6 +1331,7 @@ CREATE FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_per
         and r.date = p_date
         and r.period = p_period
         and r.class_id <> p_class_id
+        and p_class_id in (select app.taught_class_ids())
 $$;
 
 

@@ -95,7 +95,8 @@ $$;
 
 /**
  * Records these students already have for this date and period under another class: a student
- * who changed class keeps the old record, and the new class may not overwrite it.
+ * who changed class keeps the old record, and the new class may not overwrite it. Answers only
+ * a teacher of p_class_id (the one caller that needs to know).
  */
 create function app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[])
     returns table (student_id uuid, class_id uuid)
@@ -110,6 +111,7 @@ as $$
         and r.date = p_date
         and r.period = p_period
         and r.class_id <> p_class_id
+        and p_class_id in (select app.taught_class_ids())
 $$;
 
 revoke execute on function app.class_exists(uuid), app.unknown_student_ids(uuid[]),

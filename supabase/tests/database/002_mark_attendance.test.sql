@@ -2,7 +2,7 @@
 
 begin;
 select tests.create_school();
-select plan(31);
+select plan(32);
 
 select has_function('api', 'mark_attendance', array['uuid', 'date', 'integer', 'text', 'jsonb']);
 select function_privs_are(
@@ -183,6 +183,15 @@ select throws_ok(
     '23505',
     format('student %s already has a record for 2026-09-01 period 1 in class %s', tests.id('student_a2'), tests.id('class_a')),
     'a period a student already has in another class is refused by name'
+);
+reset role;
+select tests.authenticate_as('student_a1');
+select is_empty(
+    format(
+        'select * from app.records_in_other_classes(%L, %L, 1, array[%L]::uuid[])',
+        tests.id('class_b'), '2026-09-01', tests.id('student_a2')
+    ),
+    'nobody but a teacher of the class learns where its students were marked'
 );
 reset role;
 update app.students set class_id = tests.id('class_a') where id = tests.id('student_a2');
