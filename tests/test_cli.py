@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
@@ -21,6 +20,7 @@ import psycopg
 import pytest
 
 from db.services import free_port, port_in_use
+from tests.db.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,16 +118,20 @@ def test_token_command_refuses_an_id_that_is_not_a_uuid() -> None:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The first /readyz body the edge answers; fails if `make run` exits first."""
+    bodies: list[dict[str, object]] = []
+
+    def answered() -> bool:
         assert proc.poll() is None, f"make run exited early with {proc.returncode}"
         try:
             with urlopen(f"{url}/readyz", timeout=2) as response:
-                body: dict[str, object] = json.load(response)
-                return body
+                bodies.append(json.load(response))
         except (URLError, ConnectionError, TimeoutError):
-            time.sleep(0.25)
-    raise AssertionError("the edge never became ready")
+            return False
+        return True
+
+    wait_for(answered, timeout, "the edge to answer /readyz")
+    return bodies[0]
 
 
 @pytest.mark.slow
