@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from edge.breaker import CircuitBreaker
+from edge.channel import RedisChannel, Script
+from edge.observability import unique_id
 from edge.ratelimit import Decision, Limit, LocalLimiter, rate_key
 
 T = TypeVar("T")
@@ -29,12 +31,14 @@ class RedisUnavailable(Exception):  # noqa: N818 - a state, not a bug
 class GuardedRedis:
     """Every Redis call goes through the breaker; while it is open no call is attempted."""
 
-    def __init__(self, client: Redis, breaker: CircuitBreaker) -> None:
+    def __init__(self, client: Redis, channel: RedisChannel, breaker: CircuitBreaker) -> None:
+        # The client serves occasional commands; the channel, the two scripts every read runs.
         self.client = client
+        self.channel = channel
         self.breaker = breaker
         lua = files("edge").joinpath("lua")
-        self.limit_and_get = client.register_script(lua.joinpath("limit_and_get.lua").read_text())
-        self.store = client.register_script(lua.joinpath("store.lua").read_text())
+        self.limit_and_get = Script(lua.joinpath("limit_and_get.lua").read_text())
+        self.store = Script(lua.joinpath("store.lua").read_text())
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         if not self.breaker.allow():
@@ -139,14 +143,14 @@ class ResponseCache:
         args: list[str | int] = [
             limit.requests,
             limit.window_s * 1000,
-            uuid.uuid4().hex,
+            unique_id(),
             spec.prefix if spec else "",
             spec.student_id if spec else "",
             spec.class_id if spec else "",
         ]
         keys = [rate_key(limit.bucket, identity), rate_key(limit.bucket, identity) + ":violated"]
         try:
-            out = await self._r.run(lambda: self._r.limit_and_get(keys=keys, args=args))
+            out = await self._r.run(lambda: self._r.channel.evalsha(self._r.limit_and_get, keys, args))
         except RedisUnavailable:
             return Lookup(self._local.check(limit, identity), "", None, int(time.time() * 1000), True)
         allowed, count, reset_ms, retry_ms, first, now_ms, key, value = out
@@ -179,7 +183,7 @@ class ResponseCache:
             spec.ttl_s * 1000 * self.STALE_FACTOR,
         ]
         try:
-            await self._r.run(lambda: self._r.store(keys=[], args=args))
+            await self._r.run(lambda: self._r.channel.evalsha(self._r.store, [], args))
         except RedisUnavailable:
             pass
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,6 +18,7 @@ from quart.typing import TestClientProtocol as Client
 from redis import Redis
 
 from db.seed import SeedResult, seed
+from db.services import EmbeddedRedis, free_port
 from db.tokens import mint
 from edge import create_app
 from edge.settings import EdgeSettings
@@ -73,3 +77,13 @@ def bearer(user: uuid.UUID | str) -> dict[str, str]:
 
 def with_settings(settings: EdgeSettings, **changes: Any) -> EdgeSettings:
     return dataclasses.replace(settings, **changes)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[EmbeddedRedis]:
+    """A Redis this test may stop and start again on the same port."""
+    with tempfile.TemporaryDirectory() as workdir:
+        server = EmbeddedRedis(Path(workdir), free_port(), secrets.token_urlsafe(8), maxmemory="16mb")
+        server.start()
+        yield server
+        server.stop()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import secrets
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
-import pytest
 
 from db.seed import SeedResult
 from db.services import EmbeddedRedis, free_port
@@ -23,16 +19,6 @@ from tests.db.helpers import call_as
 from tests.edge.conftest import bearer
 
 DASHBOARD = "/api/students/dashboard"
-
-
-@pytest.fixture
-def own_redis() -> Iterator[EmbeddedRedis]:
-    """A Redis this test may stop and start again on the same port."""
-    with tempfile.TemporaryDirectory() as workdir:
-        server = EmbeddedRedis(Path(workdir), free_port(), secrets.token_urlsafe(8), maxmemory="16mb")
-        server.start()
-        yield server
-        server.stop()
 
 
 async def test_redis_stopped_mid_test_serves_from_postgres_then_caching_resumes(
