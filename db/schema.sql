@@ -381,30 +381,36 @@ ALTER FUNCTION analytics.class_rankings(p_class_id uuid) OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.freshness() RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    with state as (
-        select
-            bool_and(c.relispopulated) as populated,
-            min(rs.last_finished_at) as refreshed_at,
-            bool_or(rs.last_started_at > coalesce(rs.last_finished_at, '-infinity')) as refreshing,
-            bool_or(rs.dirty_since is not null) as pending
-        from analytics.refresh_state as rs
-        inner join pg_catalog.pg_class as c on c.oid = pg_catalog.to_regclass('analytics.' || rs.view_name)
-    )
-    select jsonb_build_object(
-        'source', case when populated then 'view' else 'live' end,
-        'refreshedAt', case when populated then refreshed_at end,
-        'ageSeconds', case when populated then round(extract(epoch from now() - refreshed_at)) end,
-        'refreshing', coalesce(refreshing, false),
-        'pendingChanges', coalesce(pending, false),
+declare
+    v_populated boolean;
+    v_refreshed_at timestamptz;
+    v_refreshing boolean;
+    v_pending boolean;
+begin
+    select
+        bool_and(c.relispopulated),
+        min(rs.last_finished_at),
+        bool_or(rs.last_started_at > coalesce(rs.last_finished_at, '-infinity')),
+        bool_or(rs.dirty_since is not null)
+    into v_populated, v_refreshed_at, v_refreshing, v_pending
+    from analytics.refresh_state as rs
+    inner join pg_catalog.pg_class as c
+        on c.relname = rs.view_name::name and c.relnamespace = 'analytics'::regnamespace;
+    return jsonb_build_object(
+        'source', case when v_populated then 'view' else 'live' end,
+        'refreshedAt', case when v_populated then v_refreshed_at end,
+        'ageSeconds', case when v_populated then round(extract(epoch from now() - v_refreshed_at)) end,
+        'refreshing', coalesce(v_refreshing, false),
+        'pendingChanges', coalesce(v_pending, false),
         -- A populated view with no recorded refresh is of unknown age: stale.
-        'stale', populated and (
-            coalesce(refreshing, false) or coalesce(refreshed_at < now() - interval '10 minutes', true)
+        'stale', v_populated and (
+            coalesce(v_refreshing, false) or coalesce(v_refreshed_at < now() - interval '10 minutes', true)
         )
-    )
-    from state
+    );
+end;
 $$;
 
 
@@ -674,10 +680,12 @@ COMMENT ON FUNCTION api.class_rankings(class_id uuid) IS 'Ranked students of a c
 --
 
 CREATE FUNCTION api.class_statistics() RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select api.class_statistics(app.authorize_student(app.caller_student_id()))
+begin
+    return api.class_statistics(app.authorize_student(app.caller_student_id()));
+end;
 $$;
 
 
@@ -903,10 +911,12 @@ COMMENT ON FUNCTION api.mark_attendance(class_id uuid, date date, period integer
 --
 
 CREATE FUNCTION api.student_dashboard() RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select api.student_dashboard(app.caller_student_id())
+begin
+    return api.student_dashboard(app.caller_student_id());
+end;
 $$;
 
 
@@ -970,10 +980,12 @@ COMMENT ON FUNCTION api.student_dashboard(student_id uuid) IS 'StudentDashboardM
 --
 
 CREATE FUNCTION api.student_ranking() RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select api.student_ranking(app.caller_student_id())
+begin
+    return api.student_ranking(app.caller_student_id());
+end;
 $$;
 
 
@@ -1030,10 +1042,12 @@ COMMENT ON FUNCTION api.student_ranking(student_id uuid) IS 'StudentRanking (ran
 --
 
 CREATE FUNCTION api.weekly_attendance(week text) RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select api.weekly_attendance(week, app.caller_student_id())
+begin
+    return api.weekly_attendance(week, app.caller_student_id());
+end;
 $$;
 
 
@@ -1342,32 +1356,36 @@ ALTER FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_peri
 --
 
 CREATE FUNCTION app.student_trend(p_student_id uuid) RETURNS text
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    with latest as (
+declare
+    v_p1 bigint;
+    v_m1 bigint;
+    v_p2 bigint;
+    v_m2 bigint;
+begin
+    select
+        sum(latest.present) filter (where latest.n <= 14),
+        sum(latest.marked) filter (where latest.n <= 14),
+        sum(latest.present) filter (where latest.n > 14),
+        sum(latest.marked) filter (where latest.n > 14)
+    into v_p1, v_m1, v_p2, v_m2
+    from (
         select d.present, d.marked, row_number() over (order by d.date desc) as n
         from app.student_attendance_daily as d
         where d.student_id = p_student_id and d.marked > 0
         order by d.date desc
         limit 28
-    ),
-    windows as (
-        select
-            sum(present) filter (where n <= 14) as p1,
-            sum(marked) filter (where n <= 14) as m1,
-            sum(present) filter (where n > 14) as p2,
-            sum(marked) filter (where n > 14) as m2
-        from latest
-    )
-    select case
-        when m1 is null or m2 is null then 'stable'
+    ) as latest;
+    return case
+        when v_m1 is null or v_m2 is null then 'stable'
         -- 100 * (p1/m1 - p2/m2) compared with +-5 in integers, so no rounding decides a trend.
-        when 100 * (p1 * m2 - p2 * m1) >= 5 * m1 * m2 then 'improving'
-        when 100 * (p1 * m2 - p2 * m1) <= -5 * m1 * m2 then 'declining'
+        when 100 * (v_p1 * v_m2 - v_p2 * v_m1) >= 5 * v_m1 * v_m2 then 'improving'
+        when 100 * (v_p1 * v_m2 - v_p2 * v_m1) <= -5 * v_m1 * v_m2 then 'declining'
         else 'stable'
-    end
-    from windows
+    end;
+end;
 $$;
 
 
