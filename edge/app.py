@@ -71,6 +71,8 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             timeout=10,
             max_idle=300,
             max_lifetime=3600,
+            # Each statement commits on its own; call_as sends its settings in the same query.
+            kwargs={"autocommit": True},
         )
         # Do not wait: the edge serves /healthz and an honest /readyz while Postgres is away.
         await pool.open(wait=False)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, TypeVar
 
+import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -20,6 +21,7 @@ from edge.channel import RedisChannel, Script
 from edge.observability import unique_id
 from edge.ratelimit import Decision, Limit, LocalLimiter, rate_key
 
+log = structlog.get_logger("edge")
 T = TypeVar("T")
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -131,6 +133,8 @@ class ResponseCache:
 
     # Entries stay readable (as stale) for this many TTLs after they stop being fresh.
     STALE_FACTOR = 3
+    # One background refresh per key across processes within this time.
+    REFRESH_LOCK_MS = 10_000
 
     def __init__(self, redis: GuardedRedis, local: LocalLimiter, dumps: Callable[[Any], str]) -> None:
         self._r = redis
@@ -220,20 +224,21 @@ class ResponseCache:
         """A stale entry was served: refresh it once, across every process sharing Redis."""
 
         async def refresh() -> None:
+            # The lock is left to expire rather than deleted: a read that found the entry stale
+            # just before its successor was stored must not compute it again.
             try:
                 won = await self._r.run(
-                    lambda: self._r.client.set(f"lock:{spec.prefix}", "1", nx=True, px=10_000)
+                    lambda: self._r.channel.execute(
+                        "SET", f"lock:{spec.prefix}", "1", "NX", "PX", self.REFRESH_LOCK_MS
+                    )
                 )
             except RedisUnavailable:
                 return
             if won:
                 try:
                     await self.single_flight(spec, compute, class_of)
-                finally:
-                    try:
-                        await self._r.run(lambda: self._r.client.delete(f"lock:{spec.prefix}"))
-                    except RedisUnavailable:
-                        pass
+                except Exception:  # noqa: BLE001 - the stale entry stays; the next read after the lock retries
+                    log.warning("background_refresh_failed", key=spec.prefix, exc_info=True)
 
         if spec.prefix in self._inflight:
             return

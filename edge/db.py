@@ -12,6 +12,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from edge.errors import ServiceUnavailableError, from_database
 
+# Prefixed to every statement run as the caller (see Database.call_as).
+AS_CALLER = "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true); "
+
 # Failures that happen before a statement could have done anything: safe to retry a read.
 CONNECTION_FAILURES = (psycopg.OperationalError, PoolTimeout)
 
@@ -33,17 +36,22 @@ class Database:
     async def call_as(
         self, claims: dict[str, Any], sql: str, params: Sequence[Any] = (), *, read_only: bool = True
     ) -> Any:
-        """One statement in one short transaction as role authenticated with these claims; first column."""
+        """One statement as role authenticated with these claims, in one transaction and one round
+        trip; the first column of its first row.
+
+        The settings and the statement go as one simple-protocol query: Postgres runs the
+        statements of one query message in a single implicit transaction, so the local role and
+        claims hold for the statement and end with it, exactly as PostgREST's per-request
+        transaction does. psycopg binds the parameters client-side, as quoted literals."""
+        statement = AS_CALLER + sql
+        args = (json.dumps(claims), *params)
         try:
             async for attempt in self._retrying(read_only):
                 with attempt:
-                    async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                        await conn.execute(
-                            "select set_config('role', 'authenticated', true),"
-                            " set_config('request.jwt.claims', %s, true)",
-                            (json.dumps(claims),),
-                        )
-                        cur = await conn.execute(sql, params, prepare=True)
+                    async with self.pool.connection() as conn:
+                        cur = psycopg.AsyncClientCursor(conn)
+                        await cur.execute(statement, args)
+                        cur.nextset()
                         row = await cur.fetchone()
                     return None if row is None else row[0]
         except CONNECTION_FAILURES as exc:
@@ -53,7 +61,7 @@ class Database:
         raise AssertionError("unreachable")
 
     async def call_as_edge(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """A statement as the edge's own login role (audit entries); first column."""
+        """A statement as the edge's own login role (audit entries), committed; first column."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)
             row = await cur.fetchone()
