@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import tempfile
 from pathlib import Path
@@ -114,5 +115,6 @@ async def test_startup_warns_when_redis_may_evict_nothing(
                 pass
         finally:
             server.stop()
-    out = capsys.readouterr().out
-    assert '"event": "redis_eviction_policy"' in out and '"policy": "noeviction"' in out
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    warnings = [line for line in lines if line["event"] == "redis_eviction_policy"]
+    assert warnings and warnings[0]["policy"] == "noeviction" and warnings[0]["level"] == "warning"
