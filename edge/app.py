@@ -140,7 +140,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         response.headers["X-Request-ID"] = getattr(g, "request_id", request_id(None))
         duration = time.perf_counter() - getattr(g, "started", time.perf_counter())
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.requests.labels(request.method, endpoint, str(response.status_code)).observe(duration)
+        metrics.observe_request(request.method, endpoint, response.status_code, duration)
         log.info(
             "request",
             status=response.status_code,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -115,7 +116,7 @@ class Entry:
     @classmethod
     def parse(cls, raw: bytes) -> Entry:
         meta, _, body = raw.partition(b"\n")
-        m = json.loads(meta)
+        m = orjson.loads(meta)
         return cls(int(m["cachedAt"]), int(m["freshUntil"]), bool(m["stale"]), m.get("viewAge"), body)
 
 

@@ -211,13 +211,12 @@ async def serve(
     if status is not None:
         s.metrics.cache.labels(status.lower()).inc()
 
-    response = Response(payload, content_type="application/json")
-    response.headers.update(lookup.decision.headers())
+    headers = lookup.decision.headers()
     if status is not None:
-        response.headers["X-Cache"] = status
+        headers["X-Cache"] = status
     if status == "STALE" or stale_data:
-        response.headers["X-Data-Stale"] = "true"
-        response.headers["Age"] = str(max(age, int(view_age or 0)))
-    elif status in ("HIT", "STALE"):
-        response.headers["Age"] = str(age)
-    return response
+        headers["X-Data-Stale"] = "true"
+        headers["Age"] = str(max(age, int(view_age or 0)))
+    elif status == "HIT":
+        headers["Age"] = str(age)
+    return Response(payload, headers=headers, content_type="application/json")

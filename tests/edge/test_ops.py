@@ -74,6 +74,18 @@ async def test_metrics_are_prometheus_text(client: Client) -> None:
     assert 'edge_circuit_open{name="redis"} 0.0' in text
 
 
+async def test_clients_cannot_invent_metric_series(client: Client) -> None:
+    """Any token is a valid HTTP method to the server; the metrics count unknown ones as OTHER."""
+    for method in ("BREW", "PROPFIND", "X-ANYTHING"):
+        # The protocol in quart.typing marks `json` as required; the client itself does not.
+        assert (await client.open("/healthz", method=method, json=None)).status_code == 405
+    await client.get("/healthz")
+    text = await (await client.get("/metrics")).get_data(as_text=True)
+    assert 'method="OTHER",status="405"' in text
+    assert 'method="GET",status="200"' in text
+    assert "BREW" not in text and "PROPFIND" not in text and "X-ANYTHING" not in text
+
+
 async def test_resource_pressure_switches_off_non_critical_features(app: Quart, client: Client) -> None:
     monitor = app.extensions["edge"].resources
     monitor.sample(cpu=95.0, memory=40.0)
