@@ -6,7 +6,10 @@ import gc
 import time
 from typing import Any
 
+import orjson
 import structlog
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from quart import Quart, Response, g, request
 from quart_schema import Info, QuartSchema, RequestSchemaValidationError
@@ -73,6 +76,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             max_lifetime=3600,
             # Each statement commits on its own; call_as sends its settings in the same query.
             kwargs={"autocommit": True},
+            configure=_configure_connection,
         )
         # Do not wait: the edge serves /healthz and an honest /readyz while Postgres is away.
         await pool.open(wait=False)
@@ -104,7 +108,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             db=Database(pool, conf.db_retry_delays_s),
             redis=redis,
             cache=CacheService(redis),
-            responses=ResponseCache(redis, local, app.json.dumps),
+            responses=ResponseCache(redis, local),
             local_limiter=local,
             limits=limits(conf.rate_limits),
             verifier=TokenVerifier(conf.jwt_secret, conf.jwt_jwks_url, conf.jwt_audience),
@@ -182,6 +186,11 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         return error_response(ApiError("An internal error occurred.", details=repr(error)), conf.debug)
 
     return app
+
+
+async def _configure_connection(conn: AsyncConnection[Any]) -> None:
+    """json and jsonb results parsed by orjson (the api functions answer in jsonb)."""
+    set_json_loads(orjson.loads, conn)
 
 
 def _tune_garbage_collector() -> None:

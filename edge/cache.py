@@ -137,12 +137,16 @@ class ResponseCache:
     # One background refresh per key across processes within this time.
     REFRESH_LOCK_MS = 10_000
 
-    def __init__(self, redis: GuardedRedis, local: LocalLimiter, dumps: Callable[[Any], str]) -> None:
+    def __init__(self, redis: GuardedRedis, local: LocalLimiter) -> None:
         self._r = redis
         self._local = local
-        self.dumps = dumps
         self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+
+    @staticmethod
+    def dumps(body: dict[str, Any]) -> bytes:
+        """A response body exactly as sent, from cache or database alike: keys sorted."""
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
     async def lookup(self, limit: Limit, identity: str, spec: CacheSpec | None) -> Lookup:
         args: list[str | int] = [
@@ -180,11 +184,11 @@ class ResponseCache:
             "stale": bool(body.get("stale")),
             "viewAge": freshness.get("ageSeconds"),
         }
-        args: list[str | int] = [
+        args: list[str | int | bytes] = [
             spec.prefix,
             spec.student_id,
             spec.class_id or class_id,
-            json.dumps(meta) + "\n" + self.dumps(body),
+            orjson.dumps(meta) + b"\n" + self.dumps(body),
             spec.ttl_s * 1000 * self.STALE_FACTOR,
         ]
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
@@ -82,7 +83,7 @@ class RedisChannel:
             raise ResponseError(str(reply))
         return reply
 
-    async def evalsha(self, script: Script, keys: list[str], args: list[str | int]) -> Any:
+    async def evalsha(self, script: Script, keys: list[str], args: Sequence[str | int | bytes]) -> Any:
         """Run a Lua script by its digest, sending its text once if Redis does not know it yet."""
         try:
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)

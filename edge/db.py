@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -24,11 +25,13 @@ class Database:
         self.pool = pool
         self._delays = tuple(retry_delays_s)
 
-    def _retrying(self, read_only: bool) -> AsyncRetrying:
+    def _retries(self) -> AsyncRetrying:
+        """Attempts after the first has failed and the first delay has passed: the rest of the
+        delays between them."""
+        rest = self._delays[1:]
         return AsyncRetrying(
-            # Writes are never retried: a dropped connection may have committed them.
-            stop=stop_after_attempt(len(self._delays) + 1 if read_only else 1),
-            wait=wait_chain(*[wait_fixed(d) for d in self._delays]) if self._delays else wait_fixed(0),
+            stop=stop_after_attempt(len(self._delays)),
+            wait=wait_chain(*[wait_fixed(d) for d in rest]) if rest else wait_fixed(0),
             retry=retry_if_exception_type(CONNECTION_FAILURES),
             reraise=True,
         )
@@ -46,19 +49,31 @@ class Database:
         statement = AS_CALLER + sql
         args = (json.dumps(claims), *params)
         try:
-            async for attempt in self._retrying(read_only):
+            try:
+                return await self._first_column(statement, args)
+            except CONNECTION_FAILURES:
+                # Writes are never retried: a dropped connection may have committed them.
+                if not read_only or not self._delays:
+                    raise
+            # The read failed on its connection: try again after each delay (1 s, 2 s, 4 s).
+            # Retrying sits off the first attempt's path, which is every request's.
+            await asyncio.sleep(self._delays[0])
+            async for attempt in self._retries():
                 with attempt:
-                    async with self.pool.connection() as conn:
-                        cur = psycopg.AsyncClientCursor(conn)
-                        await cur.execute(statement, args)
-                        cur.nextset()
-                        row = await cur.fetchone()
-                    return None if row is None else row[0]
+                    return await self._first_column(statement, args)
         except CONNECTION_FAILURES as exc:
             raise ServiceUnavailableError("The database is unavailable; try again shortly.") from exc
         except psycopg.Error as exc:
             raise from_database(exc) from exc
         raise AssertionError("unreachable")
+
+    async def _first_column(self, statement: str, args: Sequence[Any]) -> Any:
+        async with self.pool.connection() as conn:
+            cur = psycopg.AsyncClientCursor(conn)
+            await cur.execute(statement, args)
+            cur.nextset()
+            row = await cur.fetchone()
+        return None if row is None else row[0]
 
     async def call_as_edge(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A statement as the edge's own login role (audit entries), committed; first column."""
