@@ -141,15 +141,19 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        response.headers["X-Request-ID"] = getattr(g, "request_id", request_id(None))
-        duration = time.perf_counter() - getattr(g, "started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        now = time.perf_counter()
+        ctx = g._get_current_object()
+        rid = getattr(ctx, "request_id", None)
+        response.headers["X-Request-ID"] = rid if rid is not None else request_id(None)
+        duration = now - getattr(ctx, "started", now)
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else "unmatched"
         metrics.observe_request(request.method, endpoint, response.status_code, duration)
         log.info(
             "request",
             status=response.status_code,
             duration_ms=round(duration * 1000, 2),
-            user_id=getattr(g, "user_id", None),
+            user_id=getattr(ctx, "user_id", None),
         )
         return response
 
