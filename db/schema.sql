@@ -298,8 +298,7 @@ ALTER TABLE analytics.class_statistics_live OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.class_figures(p_class_id uuid) RETURNS SETOF analytics.class_statistics_live
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 begin
     if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.class_statistics'::regclass) then
@@ -357,8 +356,7 @@ ALTER TABLE analytics.student_rankings_live OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.class_rankings(p_class_id uuid) RETURNS SETOF analytics.student_rankings_live
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 begin
     if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
@@ -381,8 +379,7 @@ ALTER FUNCTION analytics.class_rankings(p_class_id uuid) OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.freshness() RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 declare
     v_populated boolean;
@@ -390,15 +387,15 @@ declare
     v_refreshing boolean;
     v_pending boolean;
 begin
+    select bool_and(c.relispopulated) into v_populated
+    from pg_catalog.pg_class as c
+    where c.oid in ('analytics.class_statistics'::regclass, 'analytics.student_rankings'::regclass);
     select
-        bool_and(c.relispopulated),
         min(rs.last_finished_at),
         bool_or(rs.last_started_at > coalesce(rs.last_finished_at, '-infinity')),
         bool_or(rs.dirty_since is not null)
-    into v_populated, v_refreshed_at, v_refreshing, v_pending
-    from analytics.refresh_state as rs
-    inner join pg_catalog.pg_class as c
-        on c.relname = rs.view_name::name and c.relnamespace = 'analytics'::regnamespace;
+    into v_refreshed_at, v_refreshing, v_pending
+    from analytics.refresh_state as rs;
     return jsonb_build_object(
         'source', case when v_populated then 'view' else 'live' end,
         'refreshedAt', case when v_populated then v_refreshed_at end,
@@ -1147,8 +1144,7 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 --
 
 CREATE FUNCTION app.authorize_class(p_class_id uuid) RETURNS void
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 declare
     v_caller uuid := auth.uid();
@@ -1184,8 +1180,7 @@ ALTER FUNCTION app.authorize_class(p_class_id uuid) OWNER TO postgres;
 --
 
 CREATE FUNCTION app.authorize_student(p_student_id uuid) RETURNS uuid
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 declare
     v_caller uuid := auth.uid();
@@ -1226,8 +1221,7 @@ ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
 --
 
 CREATE FUNCTION app.caller_student_id() RETURNS uuid
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 declare
     v_id uuid;
@@ -1356,8 +1350,7 @@ ALTER FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_peri
 --
 
 CREATE FUNCTION app.student_trend(p_student_id uuid) RETURNS text
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    LANGUAGE plpgsql STABLE
     AS $$
 declare
     v_p1 bigint;
