@@ -1,0 +1,65 @@
+-- Who functions run as: every security definer function pins its search_path; the dashboard's
+-- internal helpers run as their caller and are closed to every client role.
+
+begin;
+select plan(4);
+
+select is(
+    (
+        select coalesce(string_agg(p.oid::regprocedure::text, ', ' order by p.oid::regprocedure::text), '')
+        from pg_proc as p
+        inner join pg_namespace as n on n.oid = p.pronamespace
+        where n.nspname in ('app', 'api', 'analytics', 'audit', 'auth')
+            and p.prosecdef
+            and not exists (select 1 from unnest(p.proconfig) as c where c like 'search_path=%')
+    ),
+    '',
+    'every security definer function sets its search_path'
+);
+
+select is(
+    (
+        select count(*)::integer
+        from unnest(array[
+            'app.caller_student_id()', 'app.authorize_student(uuid)', 'app.authorize_class(uuid)',
+            'analytics.class_rankings(uuid)', 'analytics.class_figures(uuid)',
+            'app.student_trend(uuid)', 'analytics.freshness()'
+        ]::regprocedure[]) as f (oid)
+        inner join pg_proc as p on p.oid = f.oid
+        where not p.prosecdef and p.proconfig is null
+    ),
+    7,
+    'the seven dashboard helpers run as their caller, with no settings of their own'
+);
+
+select is(
+    (
+        select count(*)::integer
+        from unnest(array[
+            'app.caller_student_id()', 'app.authorize_student(uuid)', 'app.authorize_class(uuid)',
+            'analytics.class_rankings(uuid)', 'analytics.class_figures(uuid)',
+            'app.student_trend(uuid)', 'analytics.freshness()'
+        ]::regprocedure[]) as f (oid)
+        cross join unnest(array['anon', 'authenticated', 'authenticator', 'service_role']) as r (role)
+        where has_function_privilege(r.role, f.oid, 'execute')
+    ),
+    0,
+    'and no client role may call them'
+);
+
+select is(
+    (
+        select count(*)::integer
+        from unnest(array[
+            'api.student_dashboard()', 'api.student_dashboard(uuid)', 'api.student_ranking()',
+            'api.class_statistics()', 'api.weekly_attendance(text)'
+        ]::regprocedure[]) as f (oid)
+        inner join pg_proc as p on p.oid = f.oid
+        where p.prosecdef and p.prolang = (select l.oid from pg_language as l where l.lanname = 'plpgsql')
+    ),
+    5,
+    'the api functions that call them are security definer, in PL/pgSQL (plans kept per session)'
+);
+
+select * from finish();
+rollback;
