@@ -36,7 +36,7 @@ from edge.errors import (
 from edge.observability import Metrics, configure_logging, request_id
 from edge.ratelimit import LocalLimiter, limits
 from edge.resources import ResourceMonitor
-from edge.serving import EdgeState
+from edge.serving import EdgeState, log_context
 from edge.settings import EdgeSettings
 
 log = structlog.get_logger("edge")
@@ -131,10 +131,6 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
     async def begin() -> None:
         g.request_id = request_id(request.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            request_id=g.request_id, method=request.method, path=request.path
-        )
         # Refuse a declared oversized body at once, whether or not the endpoint would read it.
         if request.content_length is not None and request.content_length > conf.max_body_bytes:
             raise PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
@@ -151,9 +147,9 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         metrics.observe_request(request.method, endpoint, response.status_code, duration)
         log.info(
             "request",
+            **log_context(),
             status=response.status_code,
             duration_ms=round(duration * 1000, 2),
-            user_id=getattr(ctx, "user_id", None),
         )
         return response
 
@@ -186,7 +182,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
-        log.error("unhandled_error", exc_info=error, user_id=getattr(g, "user_id", None))
+        log.error("unhandled_error", exc_info=error, **log_context())
         return error_response(ApiError("An internal error occurred.", details=repr(error)), conf.debug)
 
     return app

@@ -80,7 +80,6 @@ def configure_logging(debug: bool = False) -> None:
     )
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             utc_timestamp,
             # Stack traces without frame locals: locals hold tokens, passwords and secrets.

@@ -46,6 +46,17 @@ def state() -> EdgeState:
     return edge_state
 
 
+def log_context() -> dict[str, Any]:
+    """What every log line written for a request carries (passed explicitly: binding structlog
+    context variables cost more per request than writing the line itself)."""
+    return {
+        "request_id": getattr(g, "request_id", None),
+        "method": request.method,
+        "path": request.path,
+        "user_id": getattr(g, "user_id", None),
+    }
+
+
 def client_ip() -> str | None:
     """The peer's address, when it is one (test clients and unix sockets have none)."""
     try:
@@ -81,7 +92,7 @@ async def audit(
             ),
         )
     except Exception:  # noqa: BLE001 - the audit log must not turn a response into a 500
-        log.exception("audit_write_failed", action=action)
+        log.exception("audit_write_failed", action=action, **log_context())
 
 
 async def refuse(decision: Decision, bucket: str, identity: str, user_id: str | None) -> RateLimitError:
@@ -128,7 +139,6 @@ async def authenticate() -> Caller:
         )
         raise AuthenticationError(rejected.message) from rejected
     g.user_id = str(caller.user_id)
-    structlog.contextvars.bind_contextvars(user_id=g.user_id)
     return caller
 
 

@@ -13,9 +13,11 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from redis import Redis
 
+from db.seed import SeedResult
 from db.services import EmbeddedRedis, free_port
 from edge import create_app
 from edge.settings import EdgeSettings
+from tests.edge.conftest import bearer
 
 
 async def test_healthz_answers_without_dependencies(settings: EdgeSettings) -> None:
@@ -130,3 +132,19 @@ async def test_startup_warns_when_redis_may_evict_nothing(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     warnings = [line for line in lines if line["event"] == "redis_eviction_policy"]
     assert warnings and warnings[0]["policy"] == "noeviction" and warnings[0]["level"] == "warning"
+
+
+async def test_every_request_is_logged_as_one_json_line_with_its_context(
+    client: Client, school: SeedResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """P42: request id, user id, method, path, status and duration on each request's line."""
+    response = await client.get(
+        "/api/students/dashboard", headers={**bearer(school.demo_student_id), "X-Request-ID": "trace-42"}
+    )
+    assert response.headers["X-Request-ID"] == "trace-42"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [entry] = [line for line in lines if line["event"] == "request" and line["request_id"] == "trace-42"]
+    assert entry["user_id"] == str(school.demo_student_id)
+    assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/api/students/dashboard", 200)
+    assert entry["level"] == "info" and isinstance(entry["duration_ms"], float) and entry["duration_ms"] > 0
+    assert entry["timestamp"].endswith("Z")
