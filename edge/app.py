@@ -129,7 +129,9 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.before_request
     async def begin() -> None:
-        g.request_id = request_id(request.headers.get("X-Request-ID"))
+        # getlist: Headers.get raises and catches an exception for every absent header.
+        incoming = request.headers.getlist("X-Request-ID")
+        g.request_id = request_id(incoming[0] if incoming else None)
         g.started = time.perf_counter()
         # Refuse a declared oversized body at once, whether or not the endpoint would read it.
         if request.content_length is not None and request.content_length > conf.max_body_bytes:
