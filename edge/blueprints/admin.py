@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 
 from quart import Blueprint, Response, jsonify
-from quart_schema import document_response, validate_querystring
+from quart_schema import document_response
 
 from edge.cache import RedisUnavailable
 from edge.errors import ValidationError
 from edge.ratelimit import rate_key
 from edge.schemas import AuditPage, AuditQuery, ErrorResponse
 from edge.serving import audit, authenticate, enforce, serve, state
+from edge.validation import validate_query
 
 admin = Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
 @admin.get("/audit")
-@validate_querystring(AuditQuery)
+@validate_query(AuditQuery)
 @document_response(AuditPage, 200)
 @document_response(ErrorResponse, 400)
 @document_response(ErrorResponse, 403)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 from quart import Blueprint, Response
-from quart_schema import document_response, validate_querystring
+from quart_schema import document_response
 
 from edge.cache import CacheSpec
 from edge.errors import ValidationError
 from edge.schemas import ClassRankings, ClassStatistics, ErrorResponse, NoQuery
 from edge.serving import authenticate, serve
+from edge.validation import validate_query
 
 classes = Blueprint("classes", __name__, url_prefix="/api/classes")
 
@@ -25,7 +26,7 @@ def _class_id(raw: str) -> str:
 
 
 @classes.get("/<class_id>/statistics")
-@validate_querystring(NoQuery)
+@validate_query(NoQuery)
 @document_response(ClassStatistics, 200)
 @document_response(ErrorResponse, 403)
 @document_response(ErrorResponse, 404)
@@ -47,7 +48,7 @@ async def statistics(class_id: str, query_args: NoQuery) -> Response:
 
 
 @classes.get("/<class_id>/rankings")
-@validate_querystring(NoQuery)
+@validate_query(NoQuery)
 @document_response(ClassRankings, 200)
 @document_response(ErrorResponse, 403)
 @document_response(ErrorResponse, 404)

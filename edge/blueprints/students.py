@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response
-from quart_schema import document_response, validate_querystring
+from quart_schema import document_response
 
 from edge.cache import CacheSpec
 from edge.schemas import (
@@ -16,6 +16,7 @@ from edge.schemas import (
     WeeklyQuery,
 )
 from edge.serving import authenticate, serve
+from edge.validation import validate_query
 
 students = Blueprint("students", __name__, url_prefix="/api/students")
 
@@ -24,7 +25,7 @@ METRICS_TTL, WEEKLY_TTL, CLASS_TTL = 120, 300, 300
 
 
 @students.get("/dashboard")
-@validate_querystring(NoQuery)
+@validate_query(NoQuery)
 @document_response(StudentDashboard, 200)
 @document_response(ErrorResponse, 401)
 @document_response(ErrorResponse, 403)
@@ -40,7 +41,7 @@ async def dashboard(query_args: NoQuery) -> Response:
 
 
 @students.get("/attendance/weekly")
-@validate_querystring(WeeklyQuery)
+@validate_query(WeeklyQuery)
 @document_response(WeeklyAttendance, 200)
 @document_response(ErrorResponse, 400)
 @document_response(ErrorResponse, 401)
@@ -62,7 +63,7 @@ async def weekly(query_args: WeeklyQuery) -> Response:
 
 
 @students.get("/ranking")
-@validate_querystring(NoQuery)
+@validate_query(NoQuery)
 @document_response(StudentRanking, 200)
 @document_response(ErrorResponse, 401)
 @document_response(ErrorResponse, 429)
@@ -75,7 +76,7 @@ async def ranking(query_args: NoQuery) -> Response:
 
 
 @students.get("/class-statistics")
-@validate_querystring(NoQuery)
+@validate_query(NoQuery)
 @document_response(ClassStatistics, 200)
 @document_response(ErrorResponse, 401)
 @document_response(ErrorResponse, 429)
