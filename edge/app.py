@@ -33,10 +33,10 @@ from edge.errors import (
     ValidationError,
     error_response,
 )
-from edge.observability import Metrics, configure_logging, request_id
+from edge.observability import Metrics, RequestTrace, configure_logging, current_trace, request_id
 from edge.ratelimit import LocalLimiter, limits
 from edge.resources import ResourceMonitor
-from edge.serving import EdgeState, log_context
+from edge.serving import EdgeState
 from edge.settings import EdgeSettings
 
 log = structlog.get_logger("edge")
@@ -129,27 +129,29 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.before_request
     async def begin() -> None:
+        req = request
         # getlist: Headers.get raises and catches an exception for every absent header.
-        incoming = request.headers.getlist("X-Request-ID")
-        g.request_id = request_id(incoming[0] if incoming else None)
-        g.started = time.perf_counter()
+        incoming = req.headers.getlist("X-Request-ID")
+        g.trace = RequestTrace(
+            request_id(incoming[0] if incoming else None), req.method, req.path, time.perf_counter()
+        )
         # Refuse a declared oversized body at once, whether or not the endpoint would read it.
-        if request.content_length is not None and request.content_length > conf.max_body_bytes:
+        length = req.content_length
+        if length is not None and length > conf.max_body_bytes:
             raise PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
 
     @app.after_request
     async def finish(response: Response) -> Response:
         now = time.perf_counter()
-        ctx = g._get_current_object()
-        rid = getattr(ctx, "request_id", None)
-        response.headers["X-Request-ID"] = rid if rid is not None else request_id(None)
-        duration = now - getattr(ctx, "started", now)
+        trace = current_trace()
+        response.headers["X-Request-ID"] = trace.request_id
+        duration = now - trace.started
         rule = request.url_rule
         endpoint = rule.rule if rule is not None else "unmatched"
-        metrics.observe_request(request.method, endpoint, response.status_code, duration)
+        metrics.observe_request(trace.method, endpoint, response.status_code, duration)
         log.info(
             "request",
-            **log_context(),
+            **trace.fields(),
             status=response.status_code,
             duration_ms=round(duration * 1000, 2),
         )
@@ -184,7 +186,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
-        log.error("unhandled_error", exc_info=error, **log_context())
+        log.error("unhandled_error", exc_info=error, **current_trace().fields())
         return error_response(ApiError("An internal error occurred.", details=repr(error)), conf.debug)
 
     return app

@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 import psycopg
-from quart import Response, g, jsonify
+from quart import Response, jsonify
+
+from edge.observability import current_trace
 
 
 class ApiError(Exception):
@@ -110,7 +112,7 @@ def error_body(error: ApiError, request_id: str, debug: bool) -> dict[str, Any]:
 
 
 def error_response(error: ApiError, debug: bool = False) -> Response:
-    response = jsonify(error_body(error, getattr(g, "request_id", "-"), debug))
+    response = jsonify(error_body(error, current_trace().request_id, debug))
     response.status_code = error.status
     for name, value in error.headers.items():
         response.headers[name] = value

@@ -10,12 +10,14 @@ import secrets
 import sys
 import time
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import structlog
 import structlog.tracebacks
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from quart import g, request
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -39,6 +41,33 @@ class UniqueIds:
 
 
 unique_id = UniqueIds()
+
+
+@dataclass(slots=True)
+class RequestTrace:
+    """What every log line about one request carries, gathered once when it starts."""
+
+    request_id: str
+    method: str
+    path: str
+    started: float
+    user_id: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": self.path,
+            "user_id": self.user_id,
+        }
+
+
+def current_trace() -> RequestTrace:
+    """This request's trace; one is made up for a request that failed before it began."""
+    trace: RequestTrace | None = getattr(g, "trace", None)
+    if trace is None:
+        trace = g.trace = RequestTrace(request_id(None), request.method, request.path, time.perf_counter())
+    return trace
 
 
 def request_id(incoming: str | None) -> str:
