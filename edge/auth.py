@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -32,6 +33,11 @@ class TokenRejected(Exception):  # noqa: N818 - a verdict, not a bug
 class Caller:
     user_id: uuid.UUID
     claims: dict[str, Any]
+
+    @cached_property
+    def key(self) -> str:
+        """The user id as text: rate-limit identity, cache keys and logs."""
+        return str(self.user_id)
 
 
 class TokenVerifier:

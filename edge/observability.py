@@ -19,6 +19,7 @@ import structlog.tracebacks
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from quart import g, request
 
+CACHE_RESULTS = ("HIT", "MISS", "STALE", "BYPASS")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -153,9 +154,14 @@ class Metrics:
             "edge_circuit_open", "1 while a circuit breaker is open", ["name"], registry=self.registry
         )
         self._request_series: dict[tuple[str, str, int], Any] = {}
+        self._cache_series = {status: self.cache.labels(status.lower()) for status in CACHE_RESULTS}
         self.degraded = Gauge(
             "edge_degraded", "1 while a feature is switched off", ["feature"], registry=self.registry
         )
+
+    def count_cache(self, status: str) -> None:
+        """One response by its X-Cache value."""
+        self._cache_series[status].inc()
 
     def observe_request(self, method: str, endpoint: str, status: int, duration_s: float) -> None:
         """One request's duration. Methods outside HTTP's own are counted as OTHER, so clients

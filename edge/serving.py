@@ -127,14 +127,14 @@ async def authenticate() -> Caller:
             error=rejected.message,
         )
         raise AuthenticationError(rejected.message) from rejected
-    current_trace().user_id = str(caller.user_id)
+    current_trace().user_id = caller.key
     return caller
 
 
 async def enforce(bucket: str, caller: Caller) -> Decision:
     """Count one request against a bucket without a cache lookup; 429 when over the limit."""
     s = state()
-    identity = str(caller.user_id)
+    identity = caller.key
     lookup = await s.responses.lookup(s.limits[bucket], identity, None)
     if not lookup.decision.allowed:
         raise await refuse(lookup.decision, bucket, identity, identity)
@@ -164,7 +164,7 @@ async def serve(
     """Answer one read: the body is what the api function returned, shaped for HTTP."""
     s = state()
     caller = caller or await authenticate()
-    identity = str(caller.user_id)
+    identity = caller.key
     if not s.settings.response_cache:
         cache = None
     lookup = await s.responses.lookup(s.limits[bucket], identity, cache)
@@ -208,7 +208,7 @@ async def serve(
         view_age = (payload.get("freshness") or {}).get("ageSeconds")
         payload = s.responses.dumps(payload)
     if status is not None:
-        s.metrics.cache.labels(status.lower()).inc()
+        s.metrics.count_cache(status)
 
     headers = lookup.decision.headers()
     if status is not None:

@@ -56,7 +56,7 @@ async def reset_rate_limits(user_id: str) -> Response:
     await audit(
         "rate_limit_reset",
         "user",
-        user_id=str(caller.user_id),
+        user_id=caller.key,
         resource_id=target,
         metadata={"buckets": sorted(s.limits)},
     )

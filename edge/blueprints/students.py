@@ -33,7 +33,7 @@ METRICS_TTL, WEEKLY_TTL, CLASS_TTL = 120, 300, 300
 async def dashboard(query_args: NoQuery) -> Response:
     """The caller's StudentDashboardMetrics."""
     caller = await authenticate()
-    sid = str(caller.user_id)
+    sid = caller.key
     spec = CacheSpec(prefix=f"cache:{{{sid}}}:dashboard", ttl_s=METRICS_TTL, student_id=sid)
     return await serve(
         "dashboard", "student_reads", "select api.student_dashboard()", cache=spec, caller=caller
@@ -49,7 +49,7 @@ async def dashboard(query_args: NoQuery) -> Response:
 async def weekly(query_args: WeeklyQuery) -> Response:
     """The caller's records for one ISO week, by day and period, with the week's summary."""
     caller = await authenticate()
-    sid = str(caller.user_id)
+    sid = caller.key
     spec = CacheSpec(prefix=f"cache:{{{sid}}}:weekly:{query_args.week}", ttl_s=WEEKLY_TTL, student_id=sid)
     return await serve(
         "weekly",
@@ -70,7 +70,7 @@ async def weekly(query_args: WeeklyQuery) -> Response:
 async def ranking(query_args: NoQuery) -> Response:
     """The caller's StudentRanking within their class."""
     caller = await authenticate()
-    sid = str(caller.user_id)
+    sid = caller.key
     spec = CacheSpec(prefix=f"cache:{{{sid}}}:ranking", ttl_s=METRICS_TTL, student_id=sid)
     return await serve("ranking", "student_reads", "select api.student_ranking()", cache=spec, caller=caller)
 
@@ -83,7 +83,7 @@ async def ranking(query_args: NoQuery) -> Response:
 async def class_statistics(query_args: NoQuery) -> Response:
     """ClassStatistics of the caller's class."""
     caller = await authenticate()
-    sid = str(caller.user_id)
+    sid = caller.key
     spec = CacheSpec(prefix=f"cache:{{{sid}}}:class-statistics", ttl_s=CLASS_TTL, student_id=sid)
     return await serve(
         "class_statistics", "student_reads", "select api.class_statistics()", cache=spec, caller=caller
