@@ -45,13 +45,27 @@ log = structlog.get_logger("edge")
 GC_YOUNG_THRESHOLD = 20_000
 
 
+class OpenApiOnly(QuartSchema):
+    """quart-schema for what this app uses it for: the OpenAPI description and the docs page.
+
+    QuartSchema also wraps every response in a conversion of pydantic and dataclass return
+    values. Every view and error handler here returns a Response it built itself, so the
+    conversion never converts anything, yet it cost 6 % of a cache hit's instructions.
+    """
+
+    def init_app(self, app: Quart) -> None:
+        super().init_app(app)
+        # QuartSchema set an instance attribute over Quart.make_response; drop it.
+        del app.make_response
+
+
 def create_app(settings: EdgeSettings | None = None) -> Quart:
     conf = settings or EdgeSettings.from_env()
     configure_logging(conf.debug)
     app = Quart(__name__)
     app.config["SETTINGS"] = conf
     app.config["MAX_CONTENT_LENGTH"] = conf.max_body_bytes
-    QuartSchema(
+    OpenApiOnly(
         app,
         info=Info(title="Attendance dashboard edge", version="1.0.0"),
         openapi_path="/openapi.json",
