@@ -55,8 +55,8 @@ class OpenApiOnly(QuartSchema):
 
     def init_app(self, app: Quart) -> None:
         super().init_app(app)
-        # QuartSchema set an instance attribute over Quart.make_response; drop it.
-        del app.make_response
+        # QuartSchema sets an instance attribute over Quart.make_response; drop it.
+        vars(app).pop("make_response", None)
 
 
 def create_app(settings: EdgeSettings | None = None) -> Quart:

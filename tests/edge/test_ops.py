@@ -148,3 +148,9 @@ async def test_every_request_is_logged_as_one_json_line_with_its_context(
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/api/students/dashboard", 200)
     assert entry["level"] == "info" and isinstance(entry["duration_ms"], float) and entry["duration_ms"] > 0
     assert entry["timestamp"].endswith("Z")
+
+
+def test_views_are_served_by_quarts_own_make_response(app: Quart) -> None:
+    """quart-schema documents the API; its response conversion is not in the way of responses."""
+    assert "make_response" not in vars(app)
+    assert "QUART_SCHEMA" in app.extensions
