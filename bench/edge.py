@@ -1,7 +1,7 @@
 """Edge benchmark: the cached and uncached dashboard against a constant endpoint.
 
 Starts its own Postgres (migrated, seeded, vacuumed, views refreshed) and Redis, then three
-servers under the same hypercorn configuration (1 uvloop worker each):
+servers under the same hypercorn configuration (edge/hypercorn.toml, 1 uvloop worker each):
 - a Quart app whose endpoint returns a constant JSON body (the baseline),
 - the edge with its response cache (every request a HIT after the first),
 - the edge with RESPONSE_CACHE=off (every request computed by Postgres; rate limits still run).
@@ -37,6 +37,7 @@ from db.seed import seed
 from db.services import EmbeddedRedis, free_port
 from db.tempcluster import temp_cluster
 from db.tokens import mint
+from edge import HYPERCORN_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -84,14 +85,12 @@ def hypercorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
             sys.executable,
             "-m",
             "hypercorn",
+            "--config",
+            str(HYPERCORN_CONFIG),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             "1",
-            "--worker-class",
-            "uvloop",
-            "--backlog",
-            "1024",
             app,
         ],
         cwd=ROOT,

@@ -177,15 +177,17 @@ def cmd_run(stack: Stack, args: argparse.Namespace) -> int:
             seed(stack.database_url, jwt_secret=stack.jwt_secret)
         stack.write_env_file()
         env = {**os.environ, **stack.env()}
+        from edge import HYPERCORN_CONFIG
+
         edge = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "hypercorn",
+                "--config",
+                str(HYPERCORN_CONFIG),
                 "--bind",
                 f"127.0.0.1:{stack.settings.edge_port}",
-                "--worker-class",
-                "uvloop",
                 "edge:create_app()",
             ],
             env=env,

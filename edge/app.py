@@ -27,6 +27,7 @@ from edge.channel import RedisChannel
 from edge.db import Database
 from edge.errors import (
     ApiError,
+    HeadersTooLargeError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -149,6 +150,8 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         g.trace = RequestTrace(
             request_id(incoming[0] if incoming else None), req.method, req.path, time.perf_counter()
         )
+        if sum(len(name) + len(value) for name, value in req.scope["headers"]) > conf.max_header_bytes:
+            raise HeadersTooLargeError(f"The request headers are larger than {conf.max_header_bytes} bytes.")
         # Refuse a declared oversized body at once, whether or not the endpoint would read it.
         length = req.content_length
         if length is not None and length > conf.max_body_bytes:
@@ -189,8 +192,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         elif error.code == 413:
             mapped = PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
         elif error.code == 431:
-            mapped = ApiError("The request headers are too large.")
-            mapped.status, mapped.code = 431, "HEADERS_TOO_LARGE"
+            mapped = HeadersTooLargeError("The request headers are too large.")
         elif error.code is not None and 400 <= error.code < 500:
             mapped = ValidationError(error.description or "The request is not valid.")
             mapped.status = error.code

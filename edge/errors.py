@@ -58,6 +58,10 @@ class PayloadTooLargeError(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 
 
+class HeadersTooLargeError(ApiError):
+    status, code = 431, "HEADERS_TOO_LARGE"
+
+
 class RateLimitError(ApiError):
     status, code = 429, "RATE_LIMIT_EXCEEDED"
 

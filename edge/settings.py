@@ -46,6 +46,9 @@ class EdgeSettings:
     readiness_timeout_s: float = 2.0
     debug: bool = False
     max_body_bytes: int = 1024 * 1024
+    # Request heads above this are refused by the app (431, ErrorResponse). hypercorn's own
+    # limit (edge/hypercorn.toml) sits above it, so the app is the one that answers.
+    max_header_bytes: int = 16 * 1024
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Off: every read is computed by the database (rate limits still apply).
     response_cache: bool = True

@@ -173,3 +173,15 @@ async def test_an_unexpected_error_is_a_500_without_internals_and_logged_with_co
     assert entry["request_id"] == error["requestId"]
     assert entry["user_id"] == str(school.demo_student_id) and entry["path"] == "/api/students/ranking"
     assert "exploded" in json.dumps(entry["exception"]), "the stack trace is in the log"
+
+
+async def test_oversized_request_headers_are_a_431_in_the_error_shape(
+    app: Quart, client: Client, school: SeedResult
+) -> None:
+    limit = app.config["SETTINGS"].max_header_bytes
+    headers = {**bearer(school.demo_student_id), "X-Padding": "a" * limit}
+    response = await client.get("/api/students/dashboard", headers=headers)
+    error = await assert_error_shape(response, 431)
+    assert error["code"] == "HEADERS_TOO_LARGE"
+    fine = {**bearer(school.demo_student_id), "X-Padding": "a" * (limit // 2)}
+    assert (await client.get("/api/students/dashboard", headers=fine)).status_code == 200

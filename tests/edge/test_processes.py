@@ -1,4 +1,5 @@
-"""Claims that need real hypercorn processes: limits shared across processes (P19)."""
+"""Claims that need real hypercorn processes: limits shared across processes (P19), and the
+refusal of oversized request heads under the project's hypercorn configuration."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from db.seed import SeedResult
 from db.services import free_port
+from edge import HYPERCORN_CONFIG
 from edge.settings import EdgeSettings
 from tests.db.helpers import wait_for
 from tests.edge.conftest import SECRET, bearer
@@ -41,10 +43,10 @@ def two_edges(settings: EdgeSettings, school: SeedResult) -> Iterator[list[str]]
                     sys.executable,
                     "-m",
                     "hypercorn",
+                    "--config",
+                    str(HYPERCORN_CONFIG),
                     "--bind",
                     f"127.0.0.1:{port}",
-                    "--worker-class",
-                    "uvloop",
                     "edge:create_app()",
                 ],
                 cwd=ROOT,
@@ -72,7 +74,7 @@ def two_edges(settings: EdgeSettings, school: SeedResult) -> Iterator[list[str]]
 
 
 @pytest.mark.slow
-async def test_two_processes_sharing_redis_let_exactly_the_limit_through(
+async def test_two_processes_share_the_limit_and_answer_oversized_heads_themselves(
     two_edges: list[str], school: SeedResult
 ) -> None:
     headers = bearer(school.demo_student_id)
@@ -87,3 +89,19 @@ async def test_two_processes_sharing_redis_let_exactly_the_limit_through(
     assert codes.count(429) == 60
     served_by = {two_edges[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
     assert served_by == set(two_edges), "both processes answered"
+    await check_request_heads_on_a_real_server(two_edges[0], school)
+
+
+async def check_request_heads_on_a_real_server(url: str, school: SeedResult) -> None:
+    """Under hypercorn with edge/hypercorn.toml the app, not the server, answers an oversized
+    head, so the answer is the ErrorResponse; only heads past hypercorn's larger limit get the
+    server's bare refusal, and never a 5xx."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.get(
+            f"{url}/healthz", headers={**bearer(school.demo_student_id), "X-Padding": "a" * 20_000}
+        )
+        assert response.status_code == 431
+        assert response.json()["error"]["code"] == "HEADERS_TOO_LARGE"
+        assert response.headers["X-Request-ID"] == response.json()["error"]["requestId"]
+        beyond = await client.get(f"{url}/healthz", headers={"X-Padding": "a" * 100_000})
+        assert 400 <= beyond.status_code < 500
