@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -119,6 +120,8 @@ class TurnWriter:
     def __init__(self) -> None:
         self._lines: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # A line may come from a thread (asyncio.to_thread) while the loop drains.
+        self._lock = threading.Lock()
         atexit.register(self.drain)
 
     def write(self, line: str) -> None:
@@ -133,14 +136,16 @@ class TurnWriter:
             self.drain()
             self._loop = loop
             loop.call_soon(self.drain)
-        self._lines.append(line)
+        with self._lock:
+            self._lines.append(line)
 
     def flush(self) -> None:
         """Called by structlog after every line; the turn's end does the flushing."""
 
     def drain(self) -> None:
-        if self._lines:
+        with self._lock:
             lines, self._lines = self._lines, []
+        if lines:
             sys.stdout.write("".join(lines))
             sys.stdout.flush()
 
