@@ -37,7 +37,7 @@ from db.seed import seed
 from db.services import EmbeddedRedis, free_port
 from db.tempcluster import temp_cluster
 from db.tokens import mint
-from edge import HYPERCORN_CONFIG
+from edge import hypercorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -81,18 +81,7 @@ def profiled_wrk(
 def hypercorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--config",
-            str(HYPERCORN_CONFIG),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            app,
-        ],
+        hypercorn_command(f"127.0.0.1:{port}", app, "--workers", "1"),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

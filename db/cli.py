@@ -177,19 +177,10 @@ def cmd_run(stack: Stack, args: argparse.Namespace) -> int:
             seed(stack.database_url, jwt_secret=stack.jwt_secret)
         stack.write_env_file()
         env = {**os.environ, **stack.env()}
-        from edge import HYPERCORN_CONFIG
+        from edge import hypercorn_command
 
         edge = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--config",
-                str(HYPERCORN_CONFIG),
-                "--bind",
-                f"127.0.0.1:{stack.settings.edge_port}",
-                "edge:create_app()",
-            ],
+            hypercorn_command(f"127.0.0.1:{stack.settings.edge_port}"),
             env=env,
         )
         print(f"edge:      {stack.edge_url}  (GET /readyz)")

@@ -7,7 +7,6 @@ import asyncio
 import functools
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from db.seed import SeedResult
 from db.services import free_port
-from edge import HYPERCORN_CONFIG
+from edge import hypercorn_command
 from edge.settings import EdgeSettings
 from tests.db.helpers import wait_for
 from tests.edge.conftest import SECRET, bearer
@@ -39,16 +38,7 @@ def two_edges(settings: EdgeSettings, school: SeedResult) -> Iterator[list[str]]
         port = free_port()
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hypercorn",
-                    "--config",
-                    str(HYPERCORN_CONFIG),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "edge:create_app()",
-                ],
+                hypercorn_command(f"127.0.0.1:{port}"),
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,

@@ -4,6 +4,13 @@
 begin;
 select plan(4);
 
+create temporary table dashboard_helpers on commit drop as
+select unnest(array[
+    'app.caller_student_id()', 'app.authorize_student(uuid)', 'app.authorize_class(uuid)',
+    'analytics.class_rankings(uuid)', 'analytics.class_figures(uuid)',
+    'app.student_trend(uuid)', 'analytics.freshness()'
+]::regprocedure[]) as oid;
+
 select is(
     (
         select coalesce(string_agg(p.oid::regprocedure::text, ', ' order by p.oid::regprocedure::text), '')
@@ -20,11 +27,7 @@ select is(
 select is(
     (
         select count(*)::integer
-        from unnest(array[
-            'app.caller_student_id()', 'app.authorize_student(uuid)', 'app.authorize_class(uuid)',
-            'analytics.class_rankings(uuid)', 'analytics.class_figures(uuid)',
-            'app.student_trend(uuid)', 'analytics.freshness()'
-        ]::regprocedure[]) as f (oid)
+        from dashboard_helpers as f
         inner join pg_proc as p on p.oid = f.oid
         where not p.prosecdef and p.proconfig is null
     ),
@@ -35,11 +38,7 @@ select is(
 select is(
     (
         select count(*)::integer
-        from unnest(array[
-            'app.caller_student_id()', 'app.authorize_student(uuid)', 'app.authorize_class(uuid)',
-            'analytics.class_rankings(uuid)', 'analytics.class_figures(uuid)',
-            'app.student_trend(uuid)', 'analytics.freshness()'
-        ]::regprocedure[]) as f (oid)
+        from dashboard_helpers as f
         cross join unnest(array['anon', 'authenticated', 'authenticator', 'service_role']) as r (role)
         where has_function_privilege(r.role, f.oid, 'execute')
     ),
