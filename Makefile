@@ -7,14 +7,18 @@ SYSTEM_PACKAGES := postgresql-15 postgresql-15-cron postgresql-15-pgtap \
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The real Supabase CLI, for its advisors (npm package `supabase`, pinned).
+SUPABASE_CLI_VERSION := 2.117.0
+SUPABASE_CLI_DIR := $(VENV)/supabase-cli
+SUPABASE_CLI_STAMP := $(SUPABASE_CLI_DIR)/.installed-$(SUPABASE_CLI_VERSION)
 ARGS ?=
 
-.PHONY: help system venv run stop test lint pytest db-reset db-schema seed bench-analytics bench-edge bench-tools
+.PHONY: help system venv supabase-cli run stop test lint pytest db-reset db-schema seed bench-analytics bench-edge bench-tools
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
 	@echo "make test     every linter and test"
-	@echo "make lint     ruff, mypy, sqlfluff, plpgsql_check and the schema dump check"
+	@echo "make lint     ruff, mypy, sqlfluff, plpgsql_check, Supabase's advisors and the schema dump check"
 	@echo "make stop     stop embedded services left running"
 	@echo "make db-reset rebuild the embedded database (migrate and seed)"
 	@echo "make db-schema regenerate db/schema.sql from a freshly migrated database"
@@ -45,6 +49,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# npm comes with Node.js from Debian when it is missing.
+$(SUPABASE_CLI_STAMP):
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  else echo "missing Debian package: npm (sudo apt-get install -y npm)"; exit 1; fi; }
+	npm install --prefix $(SUPABASE_CLI_DIR) --no-save --no-audit --no-fund --loglevel=error \
+	  supabase@$(SUPABASE_CLI_VERSION)
+	@touch $@
+
+supabase-cli: venv $(SUPABASE_CLI_STAMP)
+
 run: system venv
 	$(PY) -m db run
 
@@ -60,7 +75,7 @@ seed: system venv
 db-schema: system venv
 	$(PY) -m db schema --write
 
-lint: system venv
+lint: system venv supabase-cli
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

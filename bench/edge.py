@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             with psycopg.connect(pg.url(), autocommit=True) as conn:
                 # Settle the fresh tables now, so autovacuum does not start during a round.
                 conn.execute("vacuum analyze")
-                conn.execute("call analytics.refresh()")
+                conn.execute("select analytics.refresh()")
                 conn.execute(
                     psycopg.sql.SQL("alter role authenticator password {}").format(
                         psycopg.sql.Literal(edge_password)

@@ -1,4 +1,5 @@
-"""Database lint: plpgsql_check over every PL/pgSQL function, and the db/schema.sql check."""
+"""Database lint: plpgsql_check over every PL/pgSQL function, Supabase's advisors, and the
+db/schema.sql check."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 import psycopg
 
+from db import advisors
 from db.config import SCHEMA_DUMP
 from db.migrate import migrate
 from db.services import PG_BINDIR
@@ -109,10 +111,16 @@ def lint() -> int:
     with temp_cluster() as pg:
         migrate(pg.url(), log=lambda _: None)
         dump = dump_schema(pg.url())
+        # Before plpgsql_check, whose extension would be one more object to advise on.
+        findings = advisors.check(pg.url())
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             problems = plpgsql_problems(conn)
     for problem in problems:
         print(f"plpgsql_check: {problem}", file=sys.stderr)
     if not problems:
         print("plpgsql_check: no problems")
-    return max(1 if problems else 0, check_schema_dump(dump=dump))
+    for finding in findings:
+        print(f"supabase db advisors: {finding}", file=sys.stderr)
+    if not findings:
+        print("supabase db advisors: no warnings")
+    return max(1 if problems or findings else 0, check_schema_dump(dump=dump))

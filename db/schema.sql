@@ -108,7 +108,7 @@ ALTER SCHEMA auth OWNER TO postgres;
 -- Name: pg_cron; Type: EXTENSION; Schema: -; Owner: -
 --
 
-CREATE EXTENSION IF NOT EXISTS pg_cron WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS pg_cron WITH SCHEMA pg_catalog;
 
 
 --
@@ -160,6 +160,7 @@ ALTER TYPE app.staff_role OWNER TO postgres;
 
 CREATE FUNCTION app.exact_rate(p_present integer, p_marked integer) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
     AS $$
     select case when p_marked > 0 then round(p_present::numeric, 40) * 100 / p_marked end
 $$;
@@ -173,6 +174,7 @@ ALTER FUNCTION app.exact_rate(p_present integer, p_marked integer) OWNER TO post
 
 CREATE FUNCTION app.round_rate(p_rate numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
     AS $$
     select round(round(p_rate, 30), 2)
 $$;
@@ -227,10 +229,13 @@ CREATE TABLE app.student_attendance_summary (
     sick integer DEFAULT 0 NOT NULL,
     leave integer DEFAULT 0 NOT NULL,
     not_marked integer DEFAULT 0 NOT NULL,
-    marked integer GENERATED ALWAYS AS ((((present + absent) + sick) + leave)) STORED,
+    marked integer DEFAULT 0,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    exact_rate numeric GENERATED ALWAYS AS (app.exact_rate(present, marked)) STORED,
+    attendance_rate numeric GENERATED ALWAYS AS (app.round_rate(app.exact_rate(present, marked))) STORED,
     CONSTRAINT student_attendance_summary_absent_check CHECK ((absent >= 0)),
     CONSTRAINT student_attendance_summary_leave_check CHECK ((leave >= 0)),
+    CONSTRAINT student_attendance_summary_marked_check CHECK ((marked >= 0)),
     CONSTRAINT student_attendance_summary_not_marked_check CHECK ((not_marked >= 0)),
     CONSTRAINT student_attendance_summary_present_check CHECK ((present >= 0)),
     CONSTRAINT student_attendance_summary_sick_check CHECK ((sick >= 0))
@@ -238,6 +243,27 @@ CREATE TABLE app.student_attendance_summary (
 
 
 ALTER TABLE app.student_attendance_summary OWNER TO postgres;
+
+--
+-- Name: COLUMN student_attendance_summary.marked; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON COLUMN app.student_attendance_summary.marked IS 'Periods that count towards the rate (app.is_marked), kept by the attendance triggers.';
+
+
+--
+-- Name: COLUMN student_attendance_summary.exact_rate; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON COLUMN app.student_attendance_summary.exact_rate IS '100 x present / marked, exact (app.exact_rate); null without marked periods.';
+
+
+--
+-- Name: COLUMN student_attendance_summary.attendance_rate; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON COLUMN app.student_attendance_summary.attendance_rate IS 'The rate as shown: exact_rate rounded to 2 decimals (app.round_rate).';
+
 
 --
 -- Name: students; Type: TABLE; Schema: app; Owner: postgres
@@ -271,7 +297,7 @@ CREATE VIEW analytics.class_statistics_live AS
             s.class_id,
             sm.present,
             sm.marked,
-            app.exact_rate(sm.present, sm.marked) AS exact_rate
+            sm.exact_rate
            FROM (app.students s
              LEFT JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
         )
@@ -299,9 +325,10 @@ ALTER TABLE analytics.class_statistics_live OWNER TO postgres;
 
 CREATE FUNCTION analytics.class_figures(p_class_id uuid) RETURNS SETOF analytics.class_statistics_live
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 begin
-    if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.class_statistics'::regclass) then
+    if analytics.is_populated('analytics.class_statistics') then
         return query select * from analytics.class_statistics as cs where cs.class_id = p_class_id;
     else
         return query select * from analytics.class_statistics_live as cs where cs.class_id = p_class_id;
@@ -320,8 +347,7 @@ CREATE VIEW analytics.student_rankings_live AS
  WITH rated AS (
          SELECT s.id AS student_id,
             s.class_id,
-            sm.present,
-            sm.marked,
+            sm.attendance_rate,
             ((sm.present)::double precision / (sm.marked)::double precision) AS sort_key
            FROM (app.students s
              JOIN app.student_attendance_summary sm ON ((s.id = sm.student_id)))
@@ -329,8 +355,7 @@ CREATE VIEW analytics.student_rankings_live AS
         ), ranked AS (
          SELECT rated.student_id,
             rated.class_id,
-            rated.present,
-            rated.marked,
+            rated.attendance_rate,
             rank() OVER by_rate AS rank,
             count(*) OVER (by_rate RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS peers,
             count(*) OVER (PARTITION BY rated.class_id) AS total_students
@@ -341,7 +366,7 @@ CREATE VIEW analytics.student_rankings_live AS
     ranked.class_id,
     ranked.rank,
     ranked.total_students,
-    app.round_rate(app.exact_rate(ranked.present, ranked.marked)) AS attendance_rate,
+    ranked.attendance_rate,
         CASE
             WHEN (ranked.total_students > 1) THEN round(((100.0 * ((((ranked.total_students - ranked.rank) + 1) - ranked.peers))::numeric) / ((ranked.total_students - 1))::numeric), 1)
             ELSE 0.0
@@ -357,9 +382,10 @@ ALTER TABLE analytics.student_rankings_live OWNER TO postgres;
 
 CREATE FUNCTION analytics.class_rankings(p_class_id uuid) RETURNS SETOF analytics.student_rankings_live
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 begin
-    if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
+    if analytics.is_populated('analytics.student_rankings') then
         return query
         select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
         from analytics.student_rankings as r where r.class_id = p_class_id;
@@ -380,38 +406,55 @@ ALTER FUNCTION analytics.class_rankings(p_class_id uuid) OWNER TO postgres;
 
 CREATE FUNCTION analytics.freshness() RETURNS jsonb
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 declare
-    v_populated boolean;
+    v_populated boolean := analytics.is_populated('analytics.class_statistics')
+        and analytics.is_populated('analytics.student_rankings');
     v_refreshed_at timestamptz;
-    v_refreshing boolean;
-    v_pending boolean;
 begin
-    select bool_and(c.relispopulated) into v_populated
-    from pg_catalog.pg_class as c
-    where c.oid in ('analytics.class_statistics'::regclass, 'analytics.student_rankings'::regclass);
-    select
-        min(rs.last_finished_at),
-        bool_or(rs.last_started_at > coalesce(rs.last_finished_at, '-infinity')),
-        bool_or(rs.dirty_since is not null)
-    into v_refreshed_at, v_refreshing, v_pending
-    from analytics.refresh_state as rs;
-    return jsonb_build_object(
+    select min(rs.last_finished_at) into v_refreshed_at from analytics.refresh_state as rs;
+    return pg_catalog.jsonb_build_object(
         'source', case when v_populated then 'view' else 'live' end,
         'refreshedAt', case when v_populated then v_refreshed_at end,
         'ageSeconds', case when v_populated then round(extract(epoch from now() - v_refreshed_at)) end,
-        'refreshing', coalesce(v_refreshing, false),
-        'pendingChanges', coalesce(v_pending, false),
+        'pendingChanges', exists (select 1 from analytics.pending_changes),
         -- A populated view with no recorded refresh is of unknown age: stale.
-        'stale', v_populated and (
-            coalesce(v_refreshing, false) or coalesce(v_refreshed_at < now() - interval '10 minutes', true)
-        )
+        'stale', v_populated and coalesce(v_refreshed_at < now() - analytics.freshness_bound(), true)
     );
 end;
 $$;
 
 
 ALTER FUNCTION analytics.freshness() OWNER TO postgres;
+
+--
+-- Name: freshness_bound(); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.freshness_bound() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select interval '10 minutes'
+$$;
+
+
+ALTER FUNCTION analytics.freshness_bound() OWNER TO postgres;
+
+--
+-- Name: is_populated(regclass); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.is_populated(p_view regclass) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select c.relispopulated from pg_catalog.pg_class as c where c.oid = p_view
+$$;
+
+
+ALTER FUNCTION analytics.is_populated(p_view regclass) OWNER TO postgres;
 
 --
 -- Name: mark_dirty(); Type: FUNCTION; Schema: analytics; Owner: postgres
@@ -421,104 +464,83 @@ CREATE FUNCTION analytics.mark_dirty() RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    update analytics.refresh_state set dirty_since = statement_timestamp() where dirty_since is null;
+    insert into analytics.pending_changes (xid) values (pg_catalog.pg_current_xact_id())
+    on conflict (xid) do nothing;
 $$;
 
 
 ALTER FUNCTION analytics.mark_dirty() OWNER TO postgres;
 
 --
--- Name: refresh(); Type: PROCEDURE; Schema: analytics; Owner: postgres
+-- Name: refresh(boolean); Type: FUNCTION; Schema: analytics; Owner: postgres
 --
 
-CREATE PROCEDURE analytics.refresh()
-    LANGUAGE plpgsql
-    AS $$
-begin
-    call analytics.run_refresh(false);
-end;
-$$;
-
-
-ALTER PROCEDURE analytics.refresh() OWNER TO postgres;
-
---
--- Name: refresh_if_dirty(); Type: PROCEDURE; Schema: analytics; Owner: postgres
---
-
-CREATE PROCEDURE analytics.refresh_if_dirty()
-    LANGUAGE plpgsql
-    AS $$
-begin
-    call analytics.run_refresh(true);
-end;
-$$;
-
-
-ALTER PROCEDURE analytics.refresh_if_dirty() OWNER TO postgres;
-
---
--- Name: run_refresh(boolean); Type: PROCEDURE; Schema: analytics; Owner: postgres
---
-
-CREATE PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean)
-    LANGUAGE plpgsql
+CREATE FUNCTION analytics.refresh(p_only_if_dirty boolean DEFAULT false) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 declare
     c_lock constant bigint := 7245120392;
-    v_needed boolean;
-    v_started timestamptz;
+    v_seen pg_catalog.pg_snapshot;
+    v_started timestamptz := pg_catalog.clock_timestamp();
 begin
-    if not pg_catalog.pg_try_advisory_lock(c_lock) then
+    if not pg_catalog.pg_try_advisory_xact_lock(c_lock) then
         raise notice 'analytics refresh skipped: another refresh is running';
-        return;
+        return false;
     end if;
-    select pg_catalog.bool_or(rs.dirty_since is not null or not c.relispopulated)
-    into v_needed
-    from analytics.refresh_state as rs
-    inner join pg_catalog.pg_class as c on c.oid = pg_catalog.to_regclass('analytics.' || rs.view_name);
-    if p_only_if_dirty and not coalesce(v_needed, true) then
-        perform pg_catalog.pg_advisory_unlock(c_lock);
-        return;
+    if p_only_if_dirty
+        and analytics.is_populated('analytics.class_statistics')
+        and analytics.is_populated('analytics.student_rankings')
+        and not exists (select 1 from analytics.pending_changes)
+    then
+        return false;
     end if;
-
-    begin
-        perform pg_catalog.set_config('lock_timeout', '5s', true);
-        lock table app.attendance_records, app.students, app.classes, app.attendance_thresholds in share mode;
-        update analytics.refresh_state set dirty_since = null, last_started_at = pg_catalog.clock_timestamp();
-    exception when lock_not_available then
-        perform pg_catalog.pg_advisory_unlock(c_lock);
-        raise notice 'analytics refresh skipped: writers held the tables for more than 5 s';
-        return;
-    end;
-    commit;
-
-    begin
-        v_started := pg_catalog.clock_timestamp();
-        if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.class_statistics'::regclass) then
-            refresh materialized view concurrently analytics.class_statistics;
-        else
-            refresh materialized view analytics.class_statistics;
-        end if;
-        if (select c.relispopulated from pg_catalog.pg_class as c where c.oid = 'analytics.student_rankings'::regclass) then
-            refresh materialized view concurrently analytics.student_rankings;
-        else
-            refresh materialized view analytics.student_rankings;
-        end if;
-        update analytics.refresh_state
-        set last_finished_at = pg_catalog.clock_timestamp(),
-            last_duration_ms = extract(epoch from pg_catalog.clock_timestamp() - v_started) * 1000;
-    exception when others then
-        perform pg_catalog.pg_advisory_unlock(c_lock);
-        raise;
-    end;
-    commit;
-    perform pg_catalog.pg_advisory_unlock(c_lock);
+    v_seen := pg_catalog.pg_current_snapshot();
+    if analytics.is_populated('analytics.class_statistics') then
+        refresh materialized view concurrently analytics.class_statistics;
+    else
+        refresh materialized view analytics.class_statistics;
+    end if;
+    if analytics.is_populated('analytics.student_rankings') then
+        refresh materialized view concurrently analytics.student_rankings;
+    else
+        refresh materialized view analytics.student_rankings;
+    end if;
+    -- A snapshot does not list its own transaction as visible, yet the refresh saw its changes.
+    delete from analytics.pending_changes as p
+    where pg_catalog.pg_visible_in_snapshot(p.xid, v_seen)
+        or p.xid = pg_catalog.pg_current_xact_id_if_assigned();
+    update analytics.refresh_state
+    set last_started_at = v_started,
+        last_finished_at = pg_catalog.clock_timestamp(),
+        last_duration_ms = extract(epoch from pg_catalog.clock_timestamp() - v_started) * 1000;
+    return true;
 end;
 $$;
 
 
-ALTER PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) OWNER TO postgres;
+ALTER FUNCTION analytics.refresh(p_only_if_dirty boolean) OWNER TO postgres;
+
+--
+-- Name: FUNCTION refresh(p_only_if_dirty boolean); Type: COMMENT; Schema: analytics; Owner: postgres
+--
+
+COMMENT ON FUNCTION analytics.refresh(p_only_if_dirty boolean) IS 'Refresh the analytics views (only if something changed, with true); false when skipped.';
+
+
+--
+-- Name: refresh_if_dirty(); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.refresh_if_dirty() RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select analytics.refresh(true)
+$$;
+
+
+ALTER FUNCTION analytics.refresh_if_dirty() OWNER TO postgres;
 
 --
 -- Name: audit_logs(uuid, text, timestamp with time zone, timestamp with time zone, boolean, integer, integer); Type: FUNCTION; Schema: api; Owner: postgres
@@ -531,7 +553,7 @@ CREATE FUNCTION api.audit_logs(user_id uuid DEFAULT NULL::uuid, action text DEFA
 declare
     v_result jsonb;
 begin
-    perform api.authorize_admin();
+    perform app.authorize_admin();
     if page_limit is null or page_limit not between 1 and 500 then
         raise exception using errcode = '22023', message = 'limit must be between 1 and 500';
     end if;
@@ -593,35 +615,7 @@ ALTER FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp wit
 -- Name: FUNCTION audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) IS 'Admins: audit entries newest first, filtered by user, action, time range and success, paginated.';
-
-
---
--- Name: authorize_admin(); Type: FUNCTION; Schema: api; Owner: postgres
---
-
-CREATE FUNCTION api.authorize_admin() RETURNS void
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-begin
-    if auth.uid() is null then
-        raise exception using errcode = '28000', message = 'no authenticated user';
-    end if;
-    if not app.is_admin() then
-        raise exception using errcode = '42501', message = 'only admins may do this';
-    end if;
-end;
-$$;
-
-
-ALTER FUNCTION api.authorize_admin() OWNER TO postgres;
-
---
--- Name: FUNCTION authorize_admin(); Type: COMMENT; Schema: api; Owner: postgres
---
-
-COMMENT ON FUNCTION api.authorize_admin() IS 'Raises 42501 unless the caller is an admin.';
+COMMENT ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) IS 'Admins: audit entries newest first, filtered by user, action, time range and success, paginated. Runs as its owner: no client role may read the append-only audit log itself, so the function checks that the caller is an admin first.';
 
 
 --
@@ -634,7 +628,7 @@ CREATE FUNCTION api.class_rankings(class_id uuid) RETURNS jsonb
     AS $$
 begin
     perform app.authorize_class(class_rankings.class_id);
-    if not exists (select 1 from app.staff as st where st.id = auth.uid()) then
+    if not app.is_staff() then
         raise exception using errcode = '42501', message = 'only staff may see a class''s rankings';
     end if;
     return jsonb_build_object(
@@ -669,7 +663,7 @@ ALTER FUNCTION api.class_rankings(class_id uuid) OWNER TO postgres;
 -- Name: FUNCTION class_rankings(class_id uuid); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.class_rankings(class_id uuid) IS 'Ranked students of a class (studentId, name, rank, totalStudents, percentile, attendanceRate): staff only.';
+COMMENT ON FUNCTION api.class_rankings(class_id uuid) IS 'Ranked students of a class (studentId, name, rank, totalStudents, percentile, attendanceRate): staff only. Runs as its owner: rankings come from a materialized view, which cannot carry row-level security, so the function checks the caller first.';
 
 
 --
@@ -692,7 +686,7 @@ ALTER FUNCTION api.class_statistics() OWNER TO postgres;
 -- Name: FUNCTION class_statistics(); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.class_statistics() IS 'ClassStatistics of the calling student''s class.';
+COMMENT ON FUNCTION api.class_statistics() IS 'ClassStatistics of the calling student''s class. Runs as its owner for the same reason as class_statistics(uuid).';
 
 
 --
@@ -730,7 +724,7 @@ ALTER FUNCTION api.class_statistics(class_id uuid) OWNER TO postgres;
 -- Name: FUNCTION class_statistics(class_id uuid); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.class_statistics(class_id uuid) IS 'ClassStatistics: students see their own class, teachers the classes they teach, admins every class.';
+COMMENT ON FUNCTION api.class_statistics(class_id uuid) IS 'ClassStatistics: students see their own class, teachers the classes they teach, admins every class. Runs as its owner: the figures aggregate classmates a student may not read, from a materialized view, which cannot carry row-level security, so the function checks the caller first.';
 
 
 --
@@ -923,7 +917,7 @@ ALTER FUNCTION api.student_dashboard() OWNER TO postgres;
 -- Name: FUNCTION student_dashboard(); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.student_dashboard() IS 'StudentDashboardMetrics of the calling student: totalClasses, attendanceRate, presentDays, absentDays, sickDays, leaveDays, classAverage, ranking, trend, lastUpdated and freshness.';
+COMMENT ON FUNCTION api.student_dashboard() IS 'StudentDashboardMetrics of the calling student: totalClasses, attendanceRate, presentDays, absentDays, sickDays, leaveDays, notMarked, classAverage, ranking, trend, lastUpdated and freshness. Runs as its owner for the same reason as student_dashboard(uuid).';
 
 
 --
@@ -947,7 +941,7 @@ begin
         'studentId', student_dashboard.student_id,
         'classId', v_class,
         'totalClasses', coalesce(v_sum.marked, 0),
-        'attendanceRate', app.round_rate(app.exact_rate(v_sum.present, v_sum.marked)),
+        'attendanceRate', v_sum.attendance_rate,
         'presentDays', coalesce(v_sum.present, 0),
         'absentDays', coalesce(v_sum.absent, 0),
         'sickDays', coalesce(v_sum.sick, 0),
@@ -969,7 +963,7 @@ ALTER FUNCTION api.student_dashboard(student_id uuid) OWNER TO postgres;
 -- Name: FUNCTION student_dashboard(student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.student_dashboard(student_id uuid) IS 'StudentDashboardMetrics of one student: for that student, teachers of their class and admins.';
+COMMENT ON FUNCTION api.student_dashboard(student_id uuid) IS 'StudentDashboardMetrics of one student: for that student, teachers of their class and admins. Runs as its owner: the class average and rank come from materialized views, which cannot carry row-level security, so the function checks the caller first.';
 
 
 --
@@ -992,7 +986,7 @@ ALTER FUNCTION api.student_ranking() OWNER TO postgres;
 -- Name: FUNCTION student_ranking(); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.student_ranking() IS 'StudentRanking of the calling student within their class: rank, totalStudents, percentile, attendanceRate.';
+COMMENT ON FUNCTION api.student_ranking() IS 'StudentRanking of the calling student within their class: rank, totalStudents, percentile, attendanceRate. Runs as its owner for the same reason as student_ranking(uuid).';
 
 
 --
@@ -1031,7 +1025,7 @@ ALTER FUNCTION api.student_ranking(student_id uuid) OWNER TO postgres;
 -- Name: FUNCTION student_ranking(student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.student_ranking(student_id uuid) IS 'StudentRanking (rank, totalStudents, percentile, attendanceRate) of one student the caller may see.';
+COMMENT ON FUNCTION api.student_ranking(student_id uuid) IS 'StudentRanking (rank, totalStudents, percentile, attendanceRate) of one student the caller may see. Runs as its owner: rankings come from a materialized view, which cannot carry row-level security, so the function checks the caller first.';
 
 
 --
@@ -1054,7 +1048,7 @@ ALTER FUNCTION api.weekly_attendance(week text) OWNER TO postgres;
 -- Name: FUNCTION weekly_attendance(week text); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.weekly_attendance(week text) IS 'The calling student''s records for one ISO week (YYYY-Www) by day and period, with its summary.';
+COMMENT ON FUNCTION api.weekly_attendance(week text) IS 'The calling student''s records for one ISO week (YYYY-Www) by day and period, with its summary. Runs as its owner for the same reason as weekly_attendance(text, uuid).';
 
 
 --
@@ -1071,7 +1065,7 @@ declare
 begin
     perform app.authorize_student(weekly_attendance.student_id);
     with records as (
-        select r.date, r.period, r.subject, r.status, r.marked_at
+        select r.date, r.period, r.subject, r.status, r.marked_at, app.is_marked(r.status) as counted
         from app.attendance_records as r
         where r.student_id = weekly_attendance.student_id
             and r.date between v_monday and v_monday + 6
@@ -1111,7 +1105,7 @@ begin
         ),
         'summary', (
             select jsonb_build_object(
-                'totalClasses', count(*) filter (where r.status <> 'not_marked'),
+                'totalClasses', count(*) filter (where r.counted),
                 'presentDays', count(*) filter (where r.status = 'present'),
                 'absentDays', count(*) filter (where r.status = 'absent'),
                 'sickDays', count(*) filter (where r.status = 'sick'),
@@ -1119,7 +1113,7 @@ begin
                 'notMarked', count(*) filter (where r.status = 'not_marked'),
                 'attendanceRate', app.round_rate(app.exact_rate(
                     (count(*) filter (where r.status = 'present'))::integer,
-                    (count(*) filter (where r.status <> 'not_marked'))::integer
+                    (count(*) filter (where r.counted))::integer
                 ))
             )
             from records as r
@@ -1136,8 +1130,29 @@ ALTER FUNCTION api.weekly_attendance(week text, student_id uuid) OWNER TO postgr
 -- Name: FUNCTION weekly_attendance(week text, student_id uuid); Type: COMMENT; Schema: api; Owner: postgres
 --
 
-COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One ISO week (YYYY-Www) of a student''s records by day and period, with the week''s summary.';
+COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One ISO week (YYYY-Www) of a student''s records by day and period, with the week''s summary. Runs as its owner so that one rule decides who sees a student (as for the dashboard): a teacher of the student''s class sees the whole week, periods held in a former class included, which row-level security on the records (by the class that held each period) would hide.';
 
+
+--
+-- Name: authorize_admin(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.authorize_admin() RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if auth.uid() is null then
+        raise exception using errcode = '28000', message = 'no authenticated user';
+    end if;
+    if not app.is_admin() then
+        raise exception using errcode = '42501', message = 'only admins may do this';
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION app.authorize_admin() OWNER TO postgres;
 
 --
 -- Name: authorize_class(uuid); Type: FUNCTION; Schema: app; Owner: postgres
@@ -1145,11 +1160,10 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 
 CREATE FUNCTION app.authorize_class(p_class_id uuid) RETURNS void
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
-declare
-    v_caller uuid := auth.uid();
 begin
-    if v_caller is null then
+    if auth.uid() is null then
         raise exception using errcode = '28000', message = 'no authenticated user';
     end if;
     if p_class_id is null then
@@ -1158,7 +1172,7 @@ begin
     if p_class_id = app.my_class_id() then
         return;
     end if;
-    if not exists (select 1 from app.staff as st where st.id = v_caller) then
+    if not app.is_staff() then
         raise exception using errcode = '42501', message = 'students may only see their own class';
     end if;
     if not exists (select 1 from app.classes as c where c.id = p_class_id) then
@@ -1181,11 +1195,11 @@ ALTER FUNCTION app.authorize_class(p_class_id uuid) OWNER TO postgres;
 
 CREATE FUNCTION app.authorize_student(p_student_id uuid) RETURNS uuid
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 declare
     v_caller uuid := auth.uid();
     v_class uuid;
-    v_staff boolean;
 begin
     if v_caller is null then
         raise exception using errcode = '28000', message = 'no authenticated user';
@@ -1197,8 +1211,7 @@ begin
     if found and p_student_id = v_caller then
         return v_class;
     end if;
-    v_staff := exists (select 1 from app.staff as st where st.id = v_caller);
-    if not v_staff then
+    if not app.is_staff() then
         raise exception using errcode = '42501', message = 'students may only see their own figures';
     end if;
     if v_class is null then
@@ -1222,6 +1235,7 @@ ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
 
 CREATE FUNCTION app.caller_student_id() RETURNS uuid
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 declare
     v_id uuid;
@@ -1272,6 +1286,34 @@ $$;
 
 
 ALTER FUNCTION app.is_admin() OWNER TO postgres;
+
+--
+-- Name: is_marked(app.attendance_status); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.is_marked(p_status app.attendance_status) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+    select p_status <> 'not_marked'::app.attendance_status
+$$;
+
+
+ALTER FUNCTION app.is_marked(p_status app.attendance_status) OWNER TO postgres;
+
+--
+-- Name: is_staff(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.is_staff() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select exists (select 1 from app.staff where id = (select auth.uid()))
+$$;
+
+
+ALTER FUNCTION app.is_staff() OWNER TO postgres;
 
 --
 -- Name: iso_week_start(text); Type: FUNCTION; Schema: app; Owner: postgres
@@ -1326,6 +1368,76 @@ $$;
 ALTER FUNCTION app.my_class_id() OWNER TO postgres;
 
 --
+-- Name: rebuild_attendance_summaries(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.rebuild_attendance_summaries() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    v_corrected bigint;
+begin
+    lock table app.attendance_records in share mode;
+    with counts as (
+        select
+            s.id as student_id,
+            count(r.id) filter (where r.status = 'present')::integer as present,
+            count(r.id) filter (where r.status = 'absent')::integer as absent,
+            count(r.id) filter (where r.status = 'sick')::integer as sick,
+            count(r.id) filter (where r.status = 'leave')::integer as leave,
+            count(r.id) filter (where r.status = 'not_marked')::integer as not_marked,
+            count(r.id) filter (where app.is_marked(r.status))::integer as marked
+        from app.students as s
+        left join app.attendance_records as r on s.id = r.student_id
+        group by s.id
+    ),
+    corrected as (
+        insert into app.student_attendance_summary as t (
+            student_id, present, absent, sick, leave, not_marked, marked
+        )
+        select c.student_id, c.present, c.absent, c.sick, c.leave, c.not_marked, c.marked
+        from counts as c
+        on conflict (student_id) do update
+        set present = excluded.present,
+            absent = excluded.absent,
+            sick = excluded.sick,
+            leave = excluded.leave,
+            not_marked = excluded.not_marked,
+            marked = excluded.marked,
+            updated_at = statement_timestamp()
+        where (t.present, t.absent, t.sick, t.leave, t.not_marked, t.marked)
+            is distinct from (excluded.present, excluded.absent, excluded.sick, excluded.leave,
+                excluded.not_marked, excluded.marked)
+        returning 1
+    )
+    select count(*) into v_corrected from corrected;
+    delete from app.student_attendance_daily;
+    insert into app.student_attendance_daily (student_id, date, present, marked, records)
+    select
+        r.student_id,
+        r.date,
+        count(*) filter (where r.status = 'present'),
+        count(*) filter (where app.is_marked(r.status)),
+        count(*)
+    from app.attendance_records as r
+    group by r.student_id, r.date;
+    perform analytics.mark_dirty();
+    return v_corrected;
+end;
+$$;
+
+
+ALTER FUNCTION app.rebuild_attendance_summaries() OWNER TO postgres;
+
+--
+-- Name: FUNCTION rebuild_attendance_summaries(); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.rebuild_attendance_summaries() IS 'Recount the attendance summaries from the records (after a load that bypassed triggers).';
+
+
+--
 -- Name: records_in_other_classes(uuid, date, integer, uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1351,6 +1463,7 @@ ALTER FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_peri
 
 CREATE FUNCTION app.student_trend(p_student_id uuid) RETURNS text
     LANGUAGE plpgsql STABLE
+    SET search_path TO ''
     AS $$
 declare
     v_p1 bigint;
@@ -1446,7 +1559,8 @@ begin
         $sql$
         with delta as (
             -- A deleted student's rows go with the student (cascade): nothing to count.
-            select d.* from (%s) as d
+            select d.student_id, d.date, d.status, d.n, app.is_marked(d.status) as counted
+            from (%s) as d
             where exists (select 1 from app.students as s where s.id = d.student_id)
         ),
         per_day as (
@@ -1454,7 +1568,7 @@ begin
                 student_id,
                 date,
                 coalesce(sum(n) filter (where status = 'present'), 0)::integer as present,
-                coalesce(sum(n) filter (where status <> 'not_marked'), 0)::integer as marked,
+                coalesce(sum(n) filter (where counted), 0)::integer as marked,
                 sum(n)::integer as records
             from delta
             group by student_id, date
@@ -1466,7 +1580,8 @@ begin
                 coalesce(sum(n) filter (where status = 'absent'), 0)::integer as absent,
                 coalesce(sum(n) filter (where status = 'sick'), 0)::integer as sick,
                 coalesce(sum(n) filter (where status = 'leave'), 0)::integer as leave,
-                coalesce(sum(n) filter (where status = 'not_marked'), 0)::integer as not_marked
+                coalesce(sum(n) filter (where status = 'not_marked'), 0)::integer as not_marked,
+                coalesce(sum(n) filter (where counted), 0)::integer as marked
             from delta
             group by student_id
         ),
@@ -1508,6 +1623,7 @@ begin
                 sick = s.sick + d.sick,
                 leave = s.leave + d.leave,
                 not_marked = s.not_marked + d.not_marked,
+                marked = s.marked + d.marked,
                 updated_at = statement_timestamp()
             from per_student as d
             where s.student_id = d.student_id
@@ -1515,8 +1631,10 @@ begin
             returning s.student_id
         ),
         summary_inserted as (
-            insert into app.student_attendance_summary (student_id, present, absent, sick, leave, not_marked)
-            select d.student_id, d.present, d.absent, d.sick, d.leave, d.not_marked
+            insert into app.student_attendance_summary (
+                student_id, present, absent, sick, leave, not_marked, marked
+            )
+            select d.student_id, d.present, d.absent, d.sick, d.leave, d.not_marked, d.marked
             from per_student as d
             where (d.present, d.absent, d.sick, d.leave, d.not_marked) <> (0, 0, 0, 0, 0)
                 and not exists (select 1 from app.student_attendance_summary as e where e.student_id = d.student_id)
@@ -1550,7 +1668,8 @@ CREATE FUNCTION app.tg_attendance_records__summarise_truncate() RETURNS trigger
     AS $$
 begin
     update app.student_attendance_summary
-    set present = 0, absent = 0, sick = 0, leave = 0, not_marked = 0, updated_at = statement_timestamp()
+    set present = 0, absent = 0, sick = 0, leave = 0, not_marked = 0, marked = 0,
+        updated_at = statement_timestamp()
     where marked + not_marked > 0;
     delete from app.student_attendance_daily;
     perform analytics.mark_dirty();
@@ -1723,6 +1842,7 @@ ALTER FUNCTION audit.redact(p_metadata jsonb) OWNER TO postgres;
 
 CREATE FUNCTION audit.tg_audit_logs__immutable() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO ''
     AS $$
 begin
     if tg_op = 'DELETE' and current_setting('audit.maintenance', true) = 'on' then
@@ -1743,6 +1863,7 @@ ALTER FUNCTION audit.tg_audit_logs__immutable() OWNER TO postgres;
 
 CREATE FUNCTION audit.tg_audit_logs__no_truncate() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO ''
     AS $$
 begin
     raise exception using
@@ -1815,12 +1936,30 @@ CREATE MATERIALIZED VIEW analytics.class_statistics AS
 ALTER TABLE analytics.class_statistics OWNER TO postgres;
 
 --
+-- Name: pending_changes; Type: TABLE; Schema: analytics; Owner: postgres
+--
+
+CREATE TABLE analytics.pending_changes (
+    xid xid8 NOT NULL,
+    at timestamp with time zone DEFAULT statement_timestamp() NOT NULL
+);
+
+
+ALTER TABLE analytics.pending_changes OWNER TO postgres;
+
+--
+-- Name: TABLE pending_changes; Type: COMMENT; Schema: analytics; Owner: postgres
+--
+
+COMMENT ON TABLE analytics.pending_changes IS 'One row per writing transaction not yet covered by a refresh of the analytics views.';
+
+
+--
 -- Name: refresh_state; Type: TABLE; Schema: analytics; Owner: postgres
 --
 
 CREATE TABLE analytics.refresh_state (
     view_name text NOT NULL,
-    dirty_since timestamp with time zone,
     last_started_at timestamp with time zone,
     last_finished_at timestamp with time zone,
     last_duration_ms numeric(12,3),
@@ -2108,6 +2247,14 @@ ALTER TABLE supabase_migrations.schema_migrations OWNER TO postgres;
 --
 
 ALTER TABLE ONLY audit.audit_logs ATTACH PARTITION audit.audit_logs_default DEFAULT;
+
+
+--
+-- Name: pending_changes pending_changes_pkey; Type: CONSTRAINT; Schema: analytics; Owner: postgres
+--
+
+ALTER TABLE ONLY analytics.pending_changes
+    ADD CONSTRAINT pending_changes_pkey PRIMARY KEY (xid);
 
 
 --
@@ -2521,6 +2668,12 @@ ALTER TABLE ONLY app.students
 
 
 --
+-- Name: pending_changes; Type: ROW SECURITY; Schema: analytics; Owner: postgres
+--
+
+ALTER TABLE analytics.pending_changes ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: refresh_state; Type: ROW SECURITY; Schema: analytics; Owner: postgres
 --
 
@@ -2745,6 +2898,20 @@ REVOKE ALL ON FUNCTION analytics.freshness() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION freshness_bound(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.freshness_bound() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION is_populated(p_view regclass); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.is_populated(p_view regclass) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION mark_dirty(); Type: ACL; Schema: analytics; Owner: postgres
 --
 
@@ -2752,26 +2919,19 @@ REVOKE ALL ON FUNCTION analytics.mark_dirty() FROM PUBLIC;
 
 
 --
--- Name: PROCEDURE refresh(); Type: ACL; Schema: analytics; Owner: postgres
+-- Name: FUNCTION refresh(p_only_if_dirty boolean); Type: ACL; Schema: analytics; Owner: postgres
 --
 
-REVOKE ALL ON PROCEDURE analytics.refresh() FROM PUBLIC;
-GRANT ALL ON PROCEDURE analytics.refresh() TO service_role;
-
-
---
--- Name: PROCEDURE refresh_if_dirty(); Type: ACL; Schema: analytics; Owner: postgres
---
-
-REVOKE ALL ON PROCEDURE analytics.refresh_if_dirty() FROM PUBLIC;
-GRANT ALL ON PROCEDURE analytics.refresh_if_dirty() TO service_role;
+REVOKE ALL ON FUNCTION analytics.refresh(p_only_if_dirty boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION analytics.refresh(p_only_if_dirty boolean) TO service_role;
 
 
 --
--- Name: PROCEDURE run_refresh(IN p_only_if_dirty boolean); Type: ACL; Schema: analytics; Owner: postgres
+-- Name: FUNCTION refresh_if_dirty(); Type: ACL; Schema: analytics; Owner: postgres
 --
 
-REVOKE ALL ON PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION analytics.refresh_if_dirty() FROM PUBLIC;
+GRANT ALL ON FUNCTION analytics.refresh_if_dirty() TO service_role;
 
 
 --
@@ -2780,14 +2940,6 @@ REVOKE ALL ON PROCEDURE analytics.run_refresh(IN p_only_if_dirty boolean) FROM P
 
 REVOKE ALL ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestamp with time zone, to_time timestamp with time zone, success boolean, page_limit integer, page_offset integer) TO authenticated;
-
-
---
--- Name: FUNCTION authorize_admin(); Type: ACL; Schema: api; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION api.authorize_admin() FROM PUBLIC;
-GRANT ALL ON FUNCTION api.authorize_admin() TO authenticated;
 
 
 --
@@ -2871,6 +3023,14 @@ GRANT ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) TO authe
 
 
 --
+-- Name: FUNCTION authorize_admin(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.authorize_admin() TO authenticated;
+
+
+--
 -- Name: FUNCTION authorize_class(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -2909,12 +3069,37 @@ GRANT ALL ON FUNCTION app.is_admin() TO service_role;
 
 
 --
+-- Name: FUNCTION is_marked(p_status app.attendance_status); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.is_marked(p_status app.attendance_status) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO authenticated;
+GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO service_role;
+
+
+--
+-- Name: FUNCTION is_staff(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.is_staff() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.is_staff() TO authenticated;
+GRANT ALL ON FUNCTION app.is_staff() TO service_role;
+
+
+--
 -- Name: FUNCTION my_class_id(); Type: ACL; Schema: app; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION app.my_class_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.my_class_id() TO authenticated;
 GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
+
+
+--
+-- Name: FUNCTION rebuild_attendance_summaries(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.rebuild_attendance_summaries() FROM PUBLIC;
 
 
 --
@@ -2977,6 +3162,13 @@ REVOKE ALL ON FUNCTION audit.redact(p_metadata jsonb) FROM PUBLIC;
 --
 
 GRANT SELECT ON TABLE analytics.class_statistics TO service_role;
+
+
+--
+-- Name: TABLE pending_changes; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.pending_changes TO service_role;
 
 
 --

@@ -51,7 +51,7 @@ class ErrorResponse(BaseModel):
 class Freshness(BaseModel):
     source: Literal["view", "live"]
     refreshedAt: dt.datetime | None = None  # noqa: N815
-    refreshing: bool
+    ageSeconds: int | None = None  # noqa: N815
     pendingChanges: bool  # noqa: N815
     stale: bool
 

@@ -44,7 +44,7 @@ async def reset_rate_limits(user_id: str) -> Response:
     caller = await authenticate()
     decision = await enforce("admin", caller)
     s = state()
-    await s.db.call_as(caller.claims, "select api.authorize_admin()")
+    await s.db.call_as(caller.claims, "select app.authorize_admin()")
     keys = [
         k for bucket in s.limits for k in (rate_key(bucket, target), rate_key(bucket, target) + ":violated")
     ]

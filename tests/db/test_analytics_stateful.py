@@ -327,7 +327,7 @@ class AttendanceMachine(RuleBasedStateMachine):
 
         self.conn.add_notice_handler(notice)
         try:
-            self.conn.execute("call analytics.refresh()")
+            self.conn.execute("select analytics.refresh()")
         finally:
             self.conn.remove_notice_handler(notice)
         assert not notices, f"the refresh did not run: {notices}"

@@ -1,4 +1,5 @@
-"""Refreshing the analytics views: what triggers a refresh, what it waits for, what it skips."""
+"""Refreshing the analytics views: what triggers a refresh, what it skips, and why a change made
+while it runs is never lost."""
 
 from __future__ import annotations
 
@@ -20,9 +21,16 @@ REFRESH_LOCK = 7_245_120_392
 
 def state(conn: psycopg.Connection[Any]) -> dict[str, tuple[Any, ...]]:
     rows = conn.execute(
-        "select view_name, dirty_since, last_started_at, last_finished_at from analytics.refresh_state"
+        "select view_name, last_started_at, last_finished_at from analytics.refresh_state"
     ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def pending(conn: psycopg.Connection[Any]) -> int:
+    """Writing transactions whose changes the views do not hold yet."""
+    row = conn.execute("select count(*) from analytics.pending_changes").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def view_rate(conn: psycopg.Connection[Any], student: uuid.UUID) -> Decimal | None:
@@ -36,34 +44,35 @@ def view_rate(conn: psycopg.Connection[Any], student: uuid.UUID) -> Decimal | No
 def school(db: psycopg.Connection[Any], db_url: str) -> uuid.UUID:
     """A small seeded school with the views refreshed; returns one student's id."""
     result = seed(db_url, classes=2, students_per_class=4, days=5, periods=2, quiet=True)
-    db.execute("call analytics.refresh()")
+    db.execute("select analytics.refresh()")
     return result.demo_student_id
 
 
 def test_a_change_reaches_the_views_through_refresh_if_dirty(
     db: psycopg.Connection[Any], school: uuid.UUID
 ) -> None:
-    assert all(s[0] is None for s in state(db).values()), "a refresh leaves the views clean"
+    assert pending(db) == 0, "a refresh leaves the views clean"
     db.execute("update app.attendance_records set status = 'present' where student_id = %s", (school,))
-    assert all(s[0] is not None for s in state(db).values()), "the change marked the views dirty"
+    assert pending(db) == 1, "the change marked the views dirty"
     assert view_rate(db, school) != Decimal("100.00"), "the view still holds the old figure"
 
-    db.execute("call analytics.refresh_if_dirty()")
+    assert db.execute("select analytics.refresh_if_dirty()").fetchone() == (True,)
     assert view_rate(db, school) == Decimal("100.00")
+    assert pending(db) == 0
     after = state(db)
-    assert all(s[0] is None for s in after.values())
-    assert all(s[2] is not None and s[2] >= s[1] for s in after.values()), "finished after it started"
+    assert all(s[1] is not None and s[1] >= s[0] for s in after.values()), "finished after it started"
 
 
 def test_refresh_if_dirty_does_nothing_when_nothing_changed(
     db: psycopg.Connection[Any], school: uuid.UUID
 ) -> None:
     before = state(db)
-    db.execute("call analytics.refresh_if_dirty()")
+    assert db.execute("select analytics.refresh_if_dirty()").fetchone() == (False,)
     assert state(db) == before
     db.execute("update app.attendance_records set marked_at = now() where student_id = %s", (school,))
-    db.execute("call analytics.refresh_if_dirty()")
-    assert state(db) == before, "re-marking with the same status changes no figure"
+    assert pending(db) == 0, "re-marking with the same status changes no figure"
+    assert db.execute("select analytics.refresh_if_dirty()").fetchone() == (False,)
+    assert state(db) == before
 
 
 def test_refreshes_never_overlap(db: psycopg.Connection[Any], db_url: str, school: uuid.UUID) -> None:
@@ -72,37 +81,47 @@ def test_refreshes_never_overlap(db: psycopg.Connection[Any], db_url: str, schoo
         other.execute("select pg_advisory_lock(%s)", (REFRESH_LOCK,))
         notices: list[str] = []
         db.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
-        db.execute("call analytics.refresh()")
+        assert db.execute("select analytics.refresh()").fetchone() == (False,)
         assert notices == ["analytics refresh skipped: another refresh is running"]
         assert state(db) == before
         other.execute("select pg_advisory_unlock(%s)", (REFRESH_LOCK,))
-    db.execute("call analytics.refresh()")
-    assert state(db)["class_statistics"][1] > before["class_statistics"][1]
+    assert db.execute("select analytics.refresh()").fetchone() == (True,)
+    assert state(db)["class_statistics"][0] > before["class_statistics"][0]
 
 
-def test_the_claim_waits_for_writers_in_flight_so_no_change_is_lost(
+def test_a_change_committed_while_a_refresh_runs_keeps_the_views_dirty(
     db: psycopg.Connection[Any], db_url: str, school: uuid.UUID
 ) -> None:
-    """A writer that started before the refresh but commits during it is in the refreshed view."""
+    """A writer in flight when the refresh takes its snapshot is not in the refreshed views; the
+    refresh neither waits for it nor forgets it, and the next refresh_if_dirty brings it in."""
     with psycopg.connect(db_url) as writer:
         writer.execute(
             "update app.attendance_records set status = 'present' where student_id = %s", (school,)
         )
-        refresh_pid = db.info.backend_pid
-        refresh = threading.Thread(target=lambda: db.execute("call analytics.refresh()"))
-        refresh.start()
-
-        def refresh_waits_on_a_lock() -> bool:
-            row = writer.execute(
-                "select wait_event_type from pg_stat_activity where pid = %s", (refresh_pid,)
-            ).fetchone()
-            return row is not None and row[0] == "Lock"
-
-        wait_for(refresh_waits_on_a_lock, 30, "the refresh to wait for the writer's transaction")
-        assert refresh.is_alive()
+        writer_xid = writer.execute("select pg_current_xact_id()").fetchone()
+        assert db.execute("select analytics.refresh()").fetchone() == (True,), "the writer held nothing up"
         writer.commit()
-        refresh.join(timeout=30)
-    assert not refresh.is_alive()
+    assert view_rate(db, school) != Decimal("100.00"), "the refresh could not see the writer's change"
+    assert db.execute("select xid from analytics.pending_changes").fetchall() == [writer_xid]
+    assert db.execute("select analytics.refresh_if_dirty()").fetchone() == (True,)
+    assert view_rate(db, school) == Decimal("100.00")
+    assert pending(db) == 0
+
+
+def test_a_refresh_running_while_a_change_commits_keeps_the_views_dirty(
+    db: psycopg.Connection[Any], db_url: str, school: uuid.UUID
+) -> None:
+    """The other order: the refresh took its snapshot, then a writer commits before the refresh
+    does. The refresh transaction is held open between the two by the test."""
+    with psycopg.connect(db_url) as refresher, psycopg.connect(db_url, autocommit=True) as writer:
+        assert refresher.execute("select analytics.refresh()").fetchone() == (True,)
+        writer.execute(
+            "update app.attendance_records set status = 'present' where student_id = %s", (school,)
+        )
+        refresher.commit()
+    assert view_rate(db, school) != Decimal("100.00")
+    assert pending(db) == 1, "the writer's change waits for the next refresh"
+    db.execute("select analytics.refresh_if_dirty()")
     assert view_rate(db, school) == Decimal("100.00")
 
 

@@ -31,7 +31,7 @@ SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 def school(db: psycopg.Connection[Any], db_url: str) -> SeedResult:
     """Two classes of five students with 30 days of history; views refreshed."""
     result = seed(db_url, classes=2, students_per_class=5, days=30, periods=2, quiet=True)
-    db.execute("call analytics.refresh()")
+    db.execute("select analytics.refresh()")
     return result
 
 

@@ -2,7 +2,7 @@
 
 begin;
 select tests.create_school();
-select plan(45);
+select plan(60);
 
 -- Summaries follow the records (the fixture marked two periods per student, all present).
 select results_eq(
@@ -50,7 +50,8 @@ update app.attendance_thresholds set threshold = 75, inclusive = true where leve
 
 refresh materialized view analytics.class_statistics;
 refresh materialized view analytics.student_rankings;
-update analytics.refresh_state set dirty_since = null, last_finished_at = now() - interval '2 minutes';
+delete from analytics.pending_changes;
+update analytics.refresh_state set last_finished_at = now() - interval '2 minutes';
 select tests.authenticate_as('student_a1');
 select is(api.student_dashboard() -> 'freshness' ->> 'source', 'view', 'once populated the view is read');
 select is(api.student_dashboard() -> 'freshness' ->> 'stale', 'false', 'two minutes old is fresh');
@@ -60,22 +61,89 @@ reset role;
 update analytics.refresh_state set last_finished_at = now() - interval '11 minutes';
 select tests.authenticate_as('student_a1');
 select is(api.student_dashboard() -> 'freshness' ->> 'stale', 'true', 'older than ten minutes is stale');
+select is(
+    (api.student_dashboard() -> 'freshness' ->> 'ageSeconds')::integer between 660 and 670, true,
+    'and says how old it is'
+);
 reset role;
 
--- refresh_if_dirty does nothing (and needs no transaction of its own) when nothing changed.
+-- refresh_if_dirty does nothing when nothing changed.
 update analytics.refresh_state set last_started_at = '2026-01-01', last_finished_at = '2026-01-01 00:00:01';
-call analytics.refresh_if_dirty();
+select is(analytics.refresh_if_dirty(), false, 'refresh_if_dirty skips clean views');
 select is(
     (select max(last_started_at) from analytics.refresh_state),
     '2026-01-01'::timestamptz,
-    'refresh_if_dirty did not refresh clean views'
+    'and leaves their bookkeeping alone'
 );
 insert into app.attendance_records (student_id, class_id, date, period, subject, status)
 values (tests.id('student_b1'), tests.id('class_b'), '2026-09-02', 1, 'Art', 'absent');
-select ok(
-    (select bool_and(dirty_since is not null) from analytics.refresh_state),
-    'a change marks both views dirty'
+select results_eq(
+    'select xid from analytics.pending_changes',
+    'select pg_current_xact_id()',
+    'a change records its transaction as pending'
 );
+select tests.authenticate_as('student_a1');
+select is(api.student_dashboard() -> 'freshness' ->> 'pendingChanges', 'true', 'and readers are told');
+reset role;
+select is(analytics.refresh_if_dirty(), true, 'then refresh_if_dirty refreshes');
+select is((select count(*) from analytics.pending_changes), 0::bigint, 'and covers the change');
+
+-- The freshness bound is one function, and the unconditional refresh runs at least that often.
+select is(
+    (select schedule from cron.job where jobname = 'analytics-refresh'),
+    format('*/%s * * * *', extract(epoch from analytics.freshness_bound())::integer / 60),
+    'pg_cron refreshes the views every freshness_bound() minutes'
+);
+update analytics.refresh_state set last_finished_at = now() - analytics.freshness_bound() + interval '1 second';
+select tests.authenticate_as('student_a1');
+select is(api.student_dashboard() -> 'freshness' ->> 'stale', 'false', 'just inside the bound is fresh');
+reset role;
+update analytics.refresh_state set last_finished_at = now() - analytics.freshness_bound() - interval '1 second';
+select tests.authenticate_as('student_a1');
+select is(api.student_dashboard() -> 'freshness' ->> 'stale', 'true', 'just past it is stale');
+reset role;
+
+-- Marked periods: one definition, which the triggers, the recount and the weekly summary share.
+select results_eq(
+    $$select s::text, app.is_marked(s) from unnest(enum_range(null::app.attendance_status)) as s order by 1$$,
+    $$values ('absent', true), ('leave', true), ('not_marked', false), ('present', true), ('sick', true)$$,
+    'every status but not_marked counts towards rates'
+);
+insert into app.attendance_records (student_id, class_id, date, period, subject, status)
+values (tests.id('student_b1'), tests.id('class_b'), '2026-09-02', 2, 'Art', 'not_marked');
+select results_eq(
+    $$select marked, not_marked, attendance_rate from app.student_attendance_summary
+      where student_id = tests.id('student_b1')$$,
+    $$values (3, 1, 66.67::numeric)$$,
+    'the triggers count marked periods and store the rounded rate'
+);
+select tests.authenticate_as('student_b1');
+select is(
+    api.weekly_attendance('2026-W36') -> 'summary',
+    '{"totalClasses": 3, "presentDays": 2, "absentDays": 1, "sickDays": 0, "leaveDays": 0,
+      "notMarked": 1, "attendanceRate": 66.67}'::jsonb,
+    'the weekly summary counts the same way'
+);
+reset role;
+set local session_replication_role = replica;
+insert into app.attendance_records (student_id, class_id, date, period, subject, status)
+values (tests.id('student_b1'), tests.id('class_b'), '2026-09-03', 1, 'Art', 'present'),
+       (tests.id('student_b1'), tests.id('class_b'), '2026-09-03', 2, 'Art', 'not_marked');
+reset session_replication_role;
+select is(app.rebuild_attendance_summaries(), 1::bigint, 'the recount corrects the one student a bulk load skipped');
+select results_eq(
+    $$select present, marked, not_marked, attendance_rate from app.student_attendance_summary
+      where student_id = tests.id('student_b1')$$,
+    $$values (3, 4, 2, 75.00::numeric)$$,
+    'with the triggers'' definition of marked'
+);
+select results_eq(
+    $$select date, present, marked, records from app.student_attendance_daily
+      where student_id = tests.id('student_b1') order by date$$,
+    $$values ('2026-09-01'::date, 2, 2, 2), ('2026-09-02'::date, 0, 1, 2), ('2026-09-03'::date, 1, 1, 2)$$,
+    'and its days'
+);
+select is(app.rebuild_attendance_summaries(), 0::bigint, 'a second recount corrects nothing');
 
 -- Who may see whose figures.
 select tests.authenticate_as('student_a2');

@@ -1,8 +1,9 @@
--- Who functions run as: every security definer function pins its search_path; the dashboard's
--- internal helpers run as their caller and are closed to every client role.
+-- Who functions run as: every function of ours pins its search_path to ''; the dashboard's
+-- internal helpers run as their caller and are closed to every client role; nothing internal
+-- sits in the schema PostgREST exposes.
 
 begin;
-select plan(4);
+select plan(6);
 
 create temporary table dashboard_helpers on commit drop as
 select unnest(array[
@@ -16,12 +17,28 @@ select is(
         select coalesce(string_agg(p.oid::regprocedure::text, ', ' order by p.oid::regprocedure::text), '')
         from pg_proc as p
         inner join pg_namespace as n on n.oid = p.pronamespace
-        where n.nspname in ('app', 'api', 'analytics', 'audit', 'auth')
-            and p.prosecdef
-            and not exists (select 1 from unnest(p.proconfig) as c where c like 'search_path=%')
+        where n.nspname in ('app', 'api', 'analytics', 'audit', 'audit_archive')
+            and not coalesce(p.proconfig, '{}') && array['search_path=""']
     ),
     '',
-    'every security definer function sets its search_path'
+    'every function and procedure of ours sets search_path to the empty string'
+);
+
+select is(
+    (
+        select coalesce(string_agg(p.oid::regprocedure::text, ', ' order by p.oid::regprocedure::text), '')
+        from pg_proc as p
+        inner join pg_namespace as n on n.oid = p.pronamespace
+        where n.nspname = 'api' and p.proname like 'authorize%'
+    ),
+    '',
+    'no authorization plumbing in the exposed api schema'
+);
+
+select is(
+    (select e.extnamespace::regnamespace::text from pg_extension as e where e.extname = 'pg_cron'),
+    'pg_catalog',
+    'pg_cron lives in pg_catalog, not in public'
 );
 
 select is(
@@ -29,10 +46,10 @@ select is(
         select count(*)::integer
         from dashboard_helpers as f
         inner join pg_proc as p on p.oid = f.oid
-        where not p.prosecdef and p.proconfig is null
+        where not p.prosecdef
     ),
     7,
-    'the seven dashboard helpers run as their caller, with no settings of their own'
+    'the seven dashboard helpers run as their caller'
 );
 
 select is(
