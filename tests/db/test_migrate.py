@@ -10,9 +10,11 @@ import psycopg
 import pytest
 
 from db.config import MIGRATIONS_DIR
-from db.migrate import MigrationError, discover, migrate, status
+from db.migrate import LOCK_KEY, MigrationError, discover, migrate, status
+from tests.db.helpers import wait_for
 
 FIRST = "20260101000000_create_widgets.sql"
+GATE = 4242
 SECOND = "20260102000000_add_widget_log.sql"
 
 
@@ -28,9 +30,9 @@ def migrations(tmp_path: Path) -> Path:
     write(
         tmp_path,
         SECOND,
-        # The sleep widens the window in which two runners could interleave.
         "create table public.widget_log (version text);\n"
-        "select pg_sleep(0.3);\n"
+        # The test of two runners holds this lock to keep the first runner inside this file.
+        f"select pg_advisory_xact_lock({GATE});\n"
         "insert into public.widget_log values ('second');\n",
     )
     return tmp_path
@@ -71,25 +73,42 @@ def test_changed_applied_file_is_refused(empty_db_url: str, migrations: Path) ->
     assert [s.state for s in status(empty_db_url, migrations)] == ["changed", "applied", "pending"]
 
 
-def test_two_runners_at_once_apply_each_file_once(empty_db_url: str, migrations: Path) -> None:
-    results: list[list[str]] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
+def waiting_on(conn: psycopg.Connection[Any], key: int) -> int:
+    """Sessions waiting for the advisory lock `key`, as pg_locks shows them."""
+    row = conn.execute(
+        "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+        " and (classid::bigint << 32 | objid::bigint) = %s",
+        (key,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
-    def run() -> None:
-        barrier.wait()
+
+def test_two_runners_at_once_apply_each_file_once(empty_db_url: str, migrations: Path) -> None:
+    """The first runner is held inside the second file; the second runner is seen waiting for
+    the runners' lock; then the first finishes and the second finds nothing left to apply."""
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
         try:
-            results.append(migrate(empty_db_url, migrations, log=lambda _: None))
+            results[name] = migrate(empty_db_url, migrations, log=lambda _: None)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    with psycopg.connect(empty_db_url, autocommit=True) as gate:
+        gate.execute("select pg_advisory_lock(%s)", (GATE,))
+        first = threading.Thread(target=run, args=("first",))
+        first.start()
+        wait_for(lambda: waiting_on(gate, GATE) == 1, 30, "the first runner to reach the second file")
+        second = threading.Thread(target=run, args=("second",))
+        second.start()
+        wait_for(lambda: waiting_on(gate, LOCK_KEY) == 1, 30, "the second runner to wait for the first")
+        gate.execute("select pg_advisory_unlock(%s)", (GATE,))
+        for t in (first, second):
+            t.join(timeout=60)
     assert errors == []
-    assert sorted(len(r) for r in results) == [0, 2], "one runner applied both files, the other none"
+    assert results == {"first": ["20260101000000", "20260102000000"], "second": []}
     assert [v for v, _, _ in history(empty_db_url)] == ["20260101000000", "20260102000000"]
     with psycopg.connect(empty_db_url) as conn:
         assert conn.execute("select count(*) from public.widget_log").fetchone() == (1,)

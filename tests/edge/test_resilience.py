@@ -24,12 +24,23 @@ DASHBOARD = "/api/students/dashboard"
 async def test_redis_stopped_mid_test_serves_from_postgres_then_caching_resumes(
     settings: EdgeSettings, school: SeedResult, db: psycopg.Connection[Any], own_redis: EmbeddedRedis
 ) -> None:
-    conf = dataclasses.replace(settings, redis_url=own_redis.url(), redis_breaker_open_s=0.5)
+    conf = dataclasses.replace(settings, redis_url=own_redis.url())
     app = create_app(conf)
     headers = bearer(school.demo_student_id)
     expected = call_as(db, school.demo_student_id, "select api.student_dashboard()")
     async with app.test_app() as test_app:
         client = test_app.test_client()
+        state = app.extensions["edge"]
+        # The breaker's clock is the test's: its open period passes when the test says so.
+        now = [0.0]
+        state.redis.breaker = CircuitBreaker(
+            "redis",
+            failure_threshold=conf.redis_breaker_failures,
+            window_s=conf.redis_breaker_window_s,
+            open_s=conf.redis_breaker_open_s,
+            success_threshold=conf.redis_breaker_successes,
+            clock=lambda: now[0],
+        )
         assert (await client.get(DASHBOARD, headers=headers)).headers["X-Cache"] == "MISS"
         assert (await client.get(DASHBOARD, headers=headers)).headers["X-Cache"] == "HIT"
 
@@ -42,16 +53,17 @@ async def test_redis_stopped_mid_test_serves_from_postgres_then_caching_resumes(
             assert body["attendanceRate"] == expected["attendanceRate"]
             assert body["ranking"] == expected["ranking"]
             assert "X-RateLimit-Remaining" in response.headers, "the per-process limiter stands in"
-        state = app.extensions["edge"]
         assert state.redis.breaker.state == "open", "five failures opened the circuit"
         ready = await (await client.get("/readyz")).get_json()
         assert ready["status"] == "degraded" and ready["circuits"]["redis"] == "open"
 
         own_redis.start()
-        await asyncio.sleep(0.6)  # the breaker's open period, shortened for the test
+        response = await client.get(DASHBOARD, headers=headers)
+        assert response.headers["X-Cache"] == "BYPASS", "while open, Redis is not even tried"
+        now[0] += conf.redis_breaker_open_s
         statuses = [(await client.get(DASHBOARD, headers=headers)).headers["X-Cache"] for _ in range(3)]
         assert statuses[0] in ("MISS", "HIT") and statuses[-1] == "HIT", statuses
-        assert state.redis.breaker.state == "closed"
+        assert state.redis.breaker.state == "closed", "two successes while half open closed it"
 
 
 def test_breaker_opens_after_five_failures_in_a_minute_and_closes_after_two_successes() -> None:
