@@ -22,7 +22,7 @@ from edge.blueprints.classes import classes
 from edge.blueprints.ops import ops
 from edge.blueprints.students import students
 from edge.breaker import CircuitBreaker
-from edge.cache import CacheService, GuardedRedis, ResponseCache
+from edge.cache import CacheService, ResponseCache
 from edge.channel import RedisChannel
 from edge.db import Database
 from edge.errors import (
@@ -34,8 +34,10 @@ from edge.errors import (
     ValidationError,
     error_response,
 )
+from edge.gate import Gate
+from edge.guarded_redis import GuardedRedis
 from edge.observability import Metrics, RequestTrace, configure_logging, current_trace, request_id
-from edge.ratelimit import LocalLimiter, limits
+from edge.ratelimit import limits
 from edge.resources import ResourceMonitor
 from edge.serving import EdgeState
 from edge.settings import EdgeSettings
@@ -113,7 +115,6 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         )
         channel = RedisChannel(conf.redis_url, timeout_s=1.0, connect_timeout_s=1.0)
         redis = GuardedRedis(client, channel, breaker)
-        local = LocalLimiter()
         resources = ResourceMonitor(conf.cpu_limit_percent, conf.memory_limit_percent, conf.resource_sample_s)
         # Health checks run every 30 s on idle connections, not on every checkout (a round
         # trip per request); a connection that breaks in between fails a read, which is retried.
@@ -122,10 +123,9 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             settings=conf,
             db=Database(pool, conf.db_retry_delays_s),
             redis=redis,
+            gate=Gate(redis, limits(conf.rate_limits)),
             cache=CacheService(redis),
-            responses=ResponseCache(redis, local),
-            local_limiter=local,
-            limits=limits(conf.rate_limits),
+            responses=ResponseCache(redis),
             verifier=TokenVerifier(conf.jwt_secret, conf.jwt_jwks_url, conf.jwt_audience),
             metrics=metrics,
             resources=resources,

@@ -1,5 +1,7 @@
-"""Redis: the guarded client (circuit breaker), the seed's CacheService, and the response cache
-(stale-while-revalidate with single flight, O(1) invalidation by generation numbers)."""
+"""The response cache (stale-while-revalidate, single flight, O(1) invalidation by generation
+numbers) and the seed's CacheService. Lookups happen in the request gate (edge.gate), in the
+same round trip as the rate limit; this module says which keys a lookup reads and stores what
+was computed."""
 
 from __future__ import annotations
 
@@ -7,52 +9,20 @@ import asyncio
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from edge.breaker import CircuitBreaker
-from edge.channel import RedisChannel, Script
-from edge.observability import unique_id
-from edge.ratelimit import Decision, Limit, LocalLimiter, rate_key
+from edge import keys
+from edge.guarded_redis import GuardedRedis, RedisUnavailable, lua_script
 
 log = structlog.get_logger("edge")
-T = TypeVar("T")
-REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
-
-class RedisUnavailable(Exception):  # noqa: N818 - a state, not a bug
-    """Redis failed or its circuit is open: the caller serves without it."""
-
-
-class GuardedRedis:
-    """Every Redis call goes through the breaker; while it is open no call is attempted."""
-
-    def __init__(self, client: Redis, channel: RedisChannel, breaker: CircuitBreaker) -> None:
-        # The client serves occasional commands; the channel, the two scripts every read runs.
-        self.client = client
-        self.channel = channel
-        self.breaker = breaker
-        lua = files("edge").joinpath("lua")
-        self.limit_and_get = Script(lua.joinpath("limit_and_get.lua").read_text())
-        self.store = Script(lua.joinpath("store.lua").read_text())
-
-    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
-        if not self.breaker.allow():
-            raise RedisUnavailable(f"circuit {self.breaker.name} is open")
-        try:
-            result = await call()
-        except REDIS_FAILURES as exc:
-            self.breaker.record_failure()
-            raise RedisUnavailable(str(exc)) from exc
-        self.breaker.record_success()
-        return result
+Compute = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class CacheService:
@@ -86,21 +56,29 @@ class CacheService:
 
     async def invalidate_student(self, student_id: uuid.UUID | str) -> None:
         """Every cached response about this student stops being read: one INCR."""
-        await self.increment(f"gen:s:{student_id}")
+        await self.increment(keys.student_generation(str(student_id)))
 
     async def invalidate_class(self, class_id: uuid.UUID | str) -> None:
         """Every cached response about this class, and its students' dashboards: one INCR."""
-        await self.increment(f"gen:c:{class_id}")
+        await self.increment(keys.class_generation(str(class_id)))
 
 
 @dataclass(frozen=True)
 class CacheSpec:
-    """What to cache: `prefix` always names the caller, so no response crosses users."""
+    """One cacheable response: whose it is (`owner`, the caller, so that no response crosses
+    users), which one (`name`), for how long, and what it is built from: a student's data, a
+    class's figures, and/or the figures of the student's class, whichever class that is."""
 
-    prefix: str
+    owner: str
+    name: str
     ttl_s: int
     student_id: str = ""
     class_id: str = ""
+    student_class: bool = False
+
+    @property
+    def key(self) -> str:
+        return keys.cached_response(self.owner, self.name)
 
 
 @dataclass(frozen=True)
@@ -120,62 +98,63 @@ class Entry:
         return cls(int(m["cachedAt"]), int(m["freshUntil"]), bool(m["stale"]), m.get("viewAge"), body)
 
 
-@dataclass(frozen=True)
-class Lookup:
-    decision: Decision
-    key: str
-    entry: Entry | None
-    now_ms: int
-    bypass: bool
-
-
 class ResponseCache:
-    """Rate limit + cache lookup in one round trip, stale-while-revalidate, single flight."""
+    """Stores computed responses under the generations they were computed at; computes each key
+    once however many requests miss it; refreshes a stale entry once across processes."""
 
+    SCRIPT = lua_script("store")
     # Entries stay readable (as stale) for this many TTLs after they stop being fresh.
     STALE_FACTOR = 3
     # One background refresh per key across processes within this time.
     REFRESH_LOCK_MS = 10_000
+    # Students whose class this process remembers (a response names it).
+    KNOWN_CLASSES = 100_000
 
-    def __init__(self, redis: GuardedRedis, local: LocalLimiter) -> None:
+    def __init__(self, redis: GuardedRedis) -> None:
         self._r = redis
-        self._local = local
         self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._class_of: OrderedDict[str, str] = OrderedDict()
 
     @staticmethod
     def dumps(body: dict[str, Any]) -> bytes:
         """A response body exactly as sent, from cache or database alike: keys sorted."""
         return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
-    async def lookup(self, limit: Limit, identity: str, spec: CacheSpec | None) -> Lookup:
-        args: list[str | int] = [
-            limit.requests,
-            limit.window_s * 1000,
-            unique_id(),
-            spec.prefix if spec else "",
-            spec.student_id if spec else "",
-            spec.class_id if spec else "",
-        ]
-        keys = [rate_key(limit.bucket, identity), rate_key(limit.bucket, identity) + ":violated"]
-        try:
-            out = await self._r.run(lambda: self._r.channel.evalsha(self._r.limit_and_get, keys, args))
-        except RedisUnavailable:
-            return Lookup(self._local.check(limit, identity), "", None, int(time.time() * 1000), True)
-        allowed, count, reset_ms, retry_ms, first, now_ms, key, value = out
-        decision = Decision(
-            allowed=bool(allowed),
-            limit=limit.requests,
-            remaining=max(limit.requests - int(count), 0),
-            reset_at_s=int(reset_ms) / 1000,
-            retry_after_s=max(int(-(-int(retry_ms) // 1000)), 1) if not allowed else 0,
-            first_violation=bool(first),
-        )
-        entry = Entry.parse(value) if value else None
-        key = key.decode() if isinstance(key, bytes) else str(key)
-        return Lookup(decision, key, entry, int(now_ms), False)
+    def lookup_keys(self, spec: CacheSpec) -> list[str]:
+        """The keys the gate reads for this response: the entry, then the generations it
+        depends on. The class of a student is known once a response of theirs named it."""
+        out = [spec.key]
+        if spec.student_id:
+            out.append(keys.student_generation(spec.student_id))
+        class_id = spec.class_id or (self._class_of.get(spec.student_id, "") if spec.student_class else "")
+        if class_id:
+            out.append(keys.class_generation(class_id))
+        return out
 
-    async def store(self, spec: CacheSpec, body: dict[str, Any], class_id: str = "") -> None:
+    def _late_generations(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> list[str] | None:
+        """Generations to stamp at store time: the class of a student this process had not seen
+        (read when storing, so a class-wide change committed during that first computation can
+        stay cached until the entry's TTL). None when the lookup named another class than the
+        response: the entry is not stored, and the next lookup names the right one."""
+        class_id = str(body.get("classId") or "") if spec.student_class else ""
+        if not class_id:
+            return []
+        self._class_of[spec.student_id] = class_id
+        self._class_of.move_to_end(spec.student_id)
+        if len(self._class_of) > self.KNOWN_CLASSES:
+            self._class_of.popitem(last=False)
+        stamped = keys.stamped_generations(stamp)
+        generation = keys.class_generation(class_id)
+        if generation in stamped:
+            return []
+        return None if any(keys.is_class_generation(k) for k in stamped) else [generation]
+
+    async def store(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> None:
+        """Store a computed body under `stamp`, the generations the lookup saw before computing it."""
+        late = self._late_generations(spec, stamp, body)
+        if late is None:
+            return
         now = int(time.time() * 1000)
         freshness = body.get("freshness") or {}
         meta = {
@@ -184,68 +163,46 @@ class ResponseCache:
             "stale": bool(body.get("stale")),
             "viewAge": freshness.get("ageSeconds"),
         }
-        args: list[str | int | bytes] = [
-            spec.prefix,
-            spec.student_id,
-            spec.class_id or class_id,
-            orjson.dumps(meta) + b"\n" + self.dumps(body),
-            spec.ttl_s * 1000 * self.STALE_FACTOR,
-        ]
+        args = (stamp, orjson.dumps(meta) + b"\n" + self.dumps(body), spec.ttl_s * 1000 * self.STALE_FACTOR)
         try:
-            await self._r.run(lambda: self._r.channel.evalsha(self._r.store, [], args))
+            await self._r.run(lambda: self._r.channel.evalsha(self.SCRIPT, [spec.key, *late], args))
         except RedisUnavailable:
             pass
 
-    async def single_flight(
-        self,
-        spec: CacheSpec,
-        compute: Callable[[], Awaitable[dict[str, Any]]],
-        class_of: Callable[[dict[str, Any]], str],
-    ) -> dict[str, Any]:
+    async def single_flight(self, spec: CacheSpec, stamp: str, compute: Compute) -> dict[str, Any]:
         """Compute once per key in this process, however many requests miss at the same time."""
-        task = self._inflight.get(spec.prefix)
+        task = self._inflight.get(spec.key)
         if task is None:
-            task = asyncio.ensure_future(self._compute_and_store(spec, compute, class_of))
-            self._inflight[spec.prefix] = task
-            task.add_done_callback(lambda _: self._inflight.pop(spec.prefix, None))
+            task = asyncio.ensure_future(self._compute_and_store(spec, stamp, compute))
+            self._inflight[spec.key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(spec.key, None))
         return await asyncio.shield(task)
 
-    async def _compute_and_store(
-        self,
-        spec: CacheSpec,
-        compute: Callable[[], Awaitable[dict[str, Any]]],
-        class_of: Callable[[dict[str, Any]], str],
-    ) -> dict[str, Any]:
+    async def _compute_and_store(self, spec: CacheSpec, stamp: str, compute: Compute) -> dict[str, Any]:
         body = await compute()
-        await self.store(spec, body, class_of(body))
+        await self.store(spec, stamp, body)
         return body
 
-    def refresh_in_background(
-        self,
-        spec: CacheSpec,
-        compute: Callable[[], Awaitable[dict[str, Any]]],
-        class_of: Callable[[dict[str, Any]], str],
-    ) -> None:
+    def refresh_in_background(self, spec: CacheSpec, stamp: str, compute: Compute) -> None:
         """A stale entry was served: refresh it once, across every process sharing Redis."""
 
         async def refresh() -> None:
             # The lock is left to expire rather than deleted: a read that found the entry stale
             # just before its successor was stored must not compute it again.
+            lock = keys.refresh_lock(spec.key)
             try:
                 won = await self._r.run(
-                    lambda: self._r.channel.execute(
-                        "SET", f"lock:{spec.prefix}", "1", "NX", "PX", self.REFRESH_LOCK_MS
-                    )
+                    lambda: self._r.channel.execute("SET", lock, "1", "NX", "PX", self.REFRESH_LOCK_MS)
                 )
             except RedisUnavailable:
                 return
             if won:
                 try:
-                    await self.single_flight(spec, compute, class_of)
+                    await self.single_flight(spec, stamp, compute)
                 except Exception:  # noqa: BLE001 - the stale entry stays; the next read after the lock retries
-                    log.warning("background_refresh_failed", key=spec.prefix, exc_info=True)
+                    log.warning("background_refresh_failed", key=spec.key, exc_info=True)
 
-        if spec.prefix in self._inflight:
+        if spec.key in self._inflight:
             return
         task = asyncio.ensure_future(refresh())
         self._background.add(task)

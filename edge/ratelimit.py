@@ -1,5 +1,5 @@
-"""Rate limits: one table of buckets, checked in Redis by one atomic script (with the cache
-lookup folded into the same round trip), and a per-process fallback while Redis is away."""
+"""The rate limits: one table of buckets, the decision a check returns, and the per-process
+window that stands in while Redis is away. The check itself is edge.gate."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-# The seed's limits (P16-P20): requests per window, per user (per IP when anonymous).
+# The seed's limits (P16-P20): requests per window in seconds, per user (per IP when anonymous).
+# A new bucket is one line here; RATE_LIMITS overrides any of them.
 BUCKETS: dict[str, tuple[int, int]] = {
     "student_reads": (100, 60),
     "export": (5, 3600),
     "upload": (10, 3600),
-    "sse": (10, 60),
+    "sse_connections": (10, 60),
+    "sse_tickets": (10, 60),
     "staff_reads": (300, 60),
     "admin": (60, 60),
     "anonymous": (30, 60),
@@ -51,21 +53,16 @@ class Decision:
         return out
 
 
-def rate_key(bucket: str, identity: str) -> str:
-    # The identity is a hash tag: one user's keys share a cluster slot.
-    return f"rl:{{{identity}}}:{bucket}"
-
-
 class LocalLimiter:
     """The same sliding window in process memory: used only while Redis is unreachable."""
 
     def __init__(self) -> None:
-        self._log: dict[str, deque[float]] = defaultdict(deque)
-        self._violated: dict[str, float] = {}
+        self._log: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._violated: dict[tuple[str, str], float] = {}
 
     def check(self, limit: Limit, identity: str) -> Decision:
         now = time.time()
-        key = rate_key(limit.bucket, identity)
+        key = (limit.bucket, identity)
         log = self._log[key]
         while log and log[0] <= now - limit.window_s:
             log.popleft()
@@ -87,5 +84,7 @@ class LocalLimiter:
         )
 
     def reset(self, identity: str) -> None:
-        for key in [k for k in self._log if k.startswith(f"rl:{{{identity}}}:")]:
+        for key in [k for k in self._log if k[1] == identity]:
             del self._log[key]
+        for key in [k for k in self._violated if k[1] == identity]:
+            del self._violated[key]

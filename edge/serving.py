@@ -1,5 +1,6 @@
-"""The path every data request takes: authenticate, rate-limit and look up the cache in one
-Redis round trip, then serve from cache (HIT, STALE), compute once (MISS) or skip Redis (BYPASS)."""
+"""The path every data request takes: authenticate, pass the gate (rate limit and cache lookup
+in one Redis round trip), then serve from cache (HIT, STALE), compute once (MISS) or skip Redis
+(BYPASS)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import structlog
 from quart import Response, current_app, request
 
 from edge.auth import Caller, TokenRejected, TokenVerifier
-from edge.cache import CacheService, CacheSpec, GuardedRedis, ResponseCache
+from edge.cache import CacheService, CacheSpec, Entry, ResponseCache
 from edge.db import Database
 from edge.errors import AuthenticationError, RateLimitError, ValidationError
+from edge.gate import Gate
+from edge.guarded_redis import GuardedRedis
 from edge.observability import Metrics, current_trace
-from edge.ratelimit import Decision, Limit, LocalLimiter
+from edge.ratelimit import Decision
 from edge.resources import ResourceMonitor
 from edge.settings import EdgeSettings
 
@@ -32,10 +35,9 @@ class EdgeState:
     settings: EdgeSettings
     db: Database
     redis: GuardedRedis
+    gate: Gate
     cache: CacheService
     responses: ResponseCache
-    local_limiter: LocalLimiter
-    limits: dict[str, Limit]
     verifier: TokenVerifier
     metrics: Metrics
     resources: ResourceMonitor
@@ -96,7 +98,7 @@ async def refuse(decision: Decision, bucket: str, identity: str, user_id: str | 
                 "endpoint": request.path,
                 "bucket": bucket,
                 "limit": decision.limit,
-                "windowSeconds": state().limits[bucket].window_s,
+                "windowSeconds": state().gate.limits[bucket].window_s,
                 "identity": identity,
             },
             success=False,
@@ -116,9 +118,9 @@ async def authenticate() -> Caller:
     except TokenRejected as rejected:
         s.metrics.auth_failures.labels(rejected.reason).inc()
         identity = f"ip:{client_ip() or 'unknown'}"
-        lookup = await s.responses.lookup(s.limits["anonymous"], identity, None)
-        if not lookup.decision.allowed:
-            raise await refuse(lookup.decision, "anonymous", identity, None) from rejected
+        admission = await s.gate.admit("anonymous", identity)
+        if not admission.decision.allowed:
+            raise await refuse(admission.decision, "anonymous", identity, None) from rejected
         await audit(
             "login_failure",
             "auth",
@@ -133,12 +135,11 @@ async def authenticate() -> Caller:
 
 async def enforce(bucket: str, caller: Caller) -> Decision:
     """Count one request against a bucket without a cache lookup; 429 when over the limit."""
-    s = state()
     identity = caller.key
-    lookup = await s.responses.lookup(s.limits[bucket], identity, None)
-    if not lookup.decision.allowed:
-        raise await refuse(lookup.decision, bucket, identity, identity)
-    return lookup.decision
+    admission = await state().gate.admit(bucket, identity)
+    if not admission.decision.allowed:
+        raise await refuse(admission.decision, bucket, identity, identity)
+    return admission.decision
 
 
 def _enrich(body: dict[str, Any]) -> dict[str, Any]:
@@ -167,9 +168,9 @@ async def serve(
     identity = caller.key
     if not s.settings.response_cache:
         cache = None
-    lookup = await s.responses.lookup(s.limits[bucket], identity, cache)
-    if not lookup.decision.allowed:
-        raise await refuse(lookup.decision, bucket, identity, identity)
+    admission = await s.gate.admit(bucket, identity, s.responses.lookup_keys(cache) if cache else ())
+    if not admission.decision.allowed:
+        raise await refuse(admission.decision, bucket, identity, identity)
 
     async def compute() -> dict[str, Any]:
         s.metrics.computations.labels(endpoint).inc()
@@ -180,28 +181,25 @@ async def serve(
             raise
         return _enrich(result) if cache is not None else result
 
-    def class_of(body: dict[str, Any]) -> str:
-        return str(body.get("classId") or "")
-
     age = 0
     stale_data = False
     view_age: int | None = None
     payload: dict[str, Any] | bytes | str
-    if cache is None or lookup.bypass:
+    if cache is None or admission.bypass:
         payload = await compute()
         status = "BYPASS" if cache is not None else None
-    elif lookup.entry is not None:
-        entry = lookup.entry
+    elif admission.value is not None:
+        entry = Entry.parse(admission.value)
         payload = entry.body
-        age = max(0, (lookup.now_ms - entry.cached_at_ms) // 1000)
+        age = max(0, (admission.now_ms - entry.cached_at_ms) // 1000)
         stale_data, view_age = entry.stale, entry.view_age_s
-        if lookup.now_ms < entry.fresh_until_ms:
+        if admission.now_ms < entry.fresh_until_ms:
             status = "HIT"
         else:
             status = "STALE"
-            s.responses.refresh_in_background(cache, compute, class_of)
+            s.responses.refresh_in_background(cache, admission.stamp, compute)
     else:
-        payload = await s.responses.single_flight(cache, compute, class_of)
+        payload = await s.responses.single_flight(cache, admission.stamp, compute)
         status = "MISS"
     if isinstance(payload, dict):
         stale_data = bool(payload.get("stale"))
@@ -210,7 +208,7 @@ async def serve(
     if status is not None:
         s.metrics.count_cache(status)
 
-    headers = lookup.decision.headers()
+    headers = admission.decision.headers()
     if status is not None:
         headers["X-Cache"] = status
     if status == "STALE" or stale_data:

@@ -7,9 +7,7 @@ import uuid
 from quart import Blueprint, Response, jsonify
 from quart_schema import document_response
 
-from edge.cache import RedisUnavailable
 from edge.errors import ValidationError
-from edge.ratelimit import rate_key
 from edge.schemas import AuditPage, AuditQuery, ErrorResponse
 from edge.serving import audit, authenticate, enforce, serve, state
 from edge.validation import validate_query
@@ -45,21 +43,10 @@ async def reset_rate_limits(user_id: str) -> Response:
     decision = await enforce("admin", caller)
     s = state()
     await s.db.call_as(caller.claims, "select app.authorize_admin()")
-    keys = [
-        k for bucket in s.limits for k in (rate_key(bucket, target), rate_key(bucket, target) + ":violated")
-    ]
-    s.local_limiter.reset(target)
-    try:
-        await s.redis.run(lambda: s.redis.client.delete(*keys))
-    except RedisUnavailable:
-        pass
+    buckets = await s.gate.reset(target)
     await audit(
-        "rate_limit_reset",
-        "user",
-        user_id=caller.key,
-        resource_id=target,
-        metadata={"buckets": sorted(s.limits)},
+        "rate_limit_reset", "user", user_id=caller.key, resource_id=target, metadata={"buckets": buckets}
     )
-    response = jsonify({"userId": target, "buckets": sorted(s.limits), "reset": True})
+    response = jsonify({"userId": target, "buckets": buckets, "reset": True})
     response.headers.update(decision.headers())
     return response

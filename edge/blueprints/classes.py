@@ -34,9 +34,7 @@ async def statistics(class_id: str, query_args: NoQuery) -> Response:
     """ClassStatistics of one class."""
     cid = _class_id(class_id)
     caller = await authenticate()
-    spec = CacheSpec(
-        prefix=f"cache:{{{caller.user_id}}}:class:{cid}:statistics", ttl_s=CLASS_TTL, class_id=cid
-    )
+    spec = CacheSpec(caller.key, f"class:{cid}:statistics", CLASS_TTL, class_id=cid)
     return await serve(
         "class_statistics",
         "staff_reads",
@@ -56,7 +54,7 @@ async def rankings(class_id: str, query_args: NoQuery) -> Response:
     """Every ranked student of one class, best first."""
     cid = _class_id(class_id)
     caller = await authenticate()
-    spec = CacheSpec(prefix=f"cache:{{{caller.user_id}}}:class:{cid}:rankings", ttl_s=CLASS_TTL, class_id=cid)
+    spec = CacheSpec(caller.key, f"class:{cid}:rankings", CLASS_TTL, class_id=cid)
     return await serve(
         "class_rankings",
         "staff_reads",

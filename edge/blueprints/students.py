@@ -34,7 +34,7 @@ async def dashboard(query_args: NoQuery) -> Response:
     """The caller's StudentDashboardMetrics."""
     caller = await authenticate()
     sid = caller.key
-    spec = CacheSpec(prefix=f"cache:{{{sid}}}:dashboard", ttl_s=METRICS_TTL, student_id=sid)
+    spec = CacheSpec(sid, "dashboard", METRICS_TTL, student_id=sid, student_class=True)
     return await serve(
         "dashboard", "student_reads", "select api.student_dashboard()", cache=spec, caller=caller
     )
@@ -50,7 +50,7 @@ async def weekly(query_args: WeeklyQuery) -> Response:
     """The caller's records for one ISO week, by day and period, with the week's summary."""
     caller = await authenticate()
     sid = caller.key
-    spec = CacheSpec(prefix=f"cache:{{{sid}}}:weekly:{query_args.week}", ttl_s=WEEKLY_TTL, student_id=sid)
+    spec = CacheSpec(sid, f"weekly:{query_args.week}", WEEKLY_TTL, student_id=sid)
     return await serve(
         "weekly",
         "student_reads",
@@ -71,7 +71,7 @@ async def ranking(query_args: NoQuery) -> Response:
     """The caller's StudentRanking within their class."""
     caller = await authenticate()
     sid = caller.key
-    spec = CacheSpec(prefix=f"cache:{{{sid}}}:ranking", ttl_s=METRICS_TTL, student_id=sid)
+    spec = CacheSpec(sid, "ranking", METRICS_TTL, student_id=sid, student_class=True)
     return await serve("ranking", "student_reads", "select api.student_ranking()", cache=spec, caller=caller)
 
 
@@ -84,7 +84,7 @@ async def class_statistics(query_args: NoQuery) -> Response:
     """ClassStatistics of the caller's class."""
     caller = await authenticate()
     sid = caller.key
-    spec = CacheSpec(prefix=f"cache:{{{sid}}}:class-statistics", ttl_s=CLASS_TTL, student_id=sid)
+    spec = CacheSpec(sid, "class-statistics", CLASS_TTL, student_id=sid, student_class=True)
     return await serve(
         "class_statistics", "student_reads", "select api.class_statistics()", cache=spec, caller=caller
     )

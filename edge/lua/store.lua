@@ -1,20 +1,14 @@
--- Store a computed response under the key built from the current generation numbers, and
--- remember the student's class so the next lookup can build the key in one round trip.
+-- Store a computed response under the stamp of the generations it was computed at.
 --
--- ARGV[1] cache key prefix   ARGV[2] student id ('' = none)   ARGV[3] class id ('' = none)
--- ARGV[4] value              ARGV[5] time to live in ms
--- Returns the key written.
+-- KEYS[1]  cached response
+-- KEYS[2..] generations to add to the stamp now (those the lookup could not name: the class
+--           of a student this process had not seen yet)
+-- ARGV[1]  the stamp the lookup returned    ARGV[2]  value    ARGV[3]  time to live in ms
+-- Returns the stamp stored.
 
-local student = ARGV[2]
-local class = ARGV[3]
-if student ~= '' and class ~= '' then
-  redis.call('SET', 'cls:' .. student, class, 'PX', 86400000)
-elseif student ~= '' then
-  -- A response that does not name the class (a week of records): use the one remembered.
-  class = redis.call('GET', 'cls:' .. student) or ''
+local stamp = ARGV[1]
+for i = 2, #KEYS do
+  stamp = stamp .. KEYS[i] .. '=' .. (redis.call('GET', KEYS[i]) or '0') .. ';'
 end
-local gs = student ~= '' and (redis.call('GET', 'gen:s:' .. student) or '0') or '-'
-local gc = class ~= '' and (redis.call('GET', 'gen:c:' .. class) or '0') or '-'
-local key = ARGV[1] .. ':s' .. gs .. ':c' .. gc
-redis.call('SET', key, ARGV[4], 'PX', tonumber(ARGV[5]))
-return key
+redis.call('SET', KEYS[1], stamp .. '\n' .. ARGV[2], 'PX', tonumber(ARGV[3]))
+return stamp

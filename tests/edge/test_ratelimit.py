@@ -66,14 +66,14 @@ async def test_only_allowed_requests_are_counted(settings: EdgeSettings, school:
 
 @pytest.mark.parametrize("bucket", sorted(BUCKETS))
 async def test_every_bucket_allows_exactly_its_limit(app: Quart, bucket: str) -> None:
-    """The 6th export, the 11th upload, the 11th SSE connection, the 101st read...: refused."""
-    state = app.extensions["edge"]
-    limit = state.limits[bucket]
+    """The 6th export, the 11th upload, the 11th SSE connection or ticket, the 101st read...: refused."""
+    gate = app.extensions["edge"].gate
+    limit = gate.limits[bucket]
     identity = str(uuid.uuid4())
-    decisions = [await state.responses.lookup(limit, identity, None) for _ in range(limit.requests + 1)]
-    assert [d.decision.allowed for d in decisions] == [True] * limit.requests + [False]
-    assert decisions[-1].decision.retry_after_s > 0
-    other = await state.responses.lookup(limit, str(uuid.uuid4()), None)
+    admissions = [await gate.admit(bucket, identity) for _ in range(limit.requests + 1)]
+    assert [a.decision.allowed for a in admissions] == [True] * limit.requests + [False]
+    assert admissions[-1].decision.retry_after_s > 0
+    other = await gate.admit(bucket, str(uuid.uuid4()))
     assert other.decision.allowed, "limits are per user"
 
 
