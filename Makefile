@@ -61,10 +61,10 @@ $(SUPABASE_CLI_STAMP):
 supabase-cli: venv $(SUPABASE_CLI_STAMP)
 
 run: system venv
-	$(PY) -m db run
+	$(PY) -m stack run
 
 stop: venv
-	$(PY) -m db stop
+	$(PY) -m stack stop
 
 db-reset: system venv
 	$(PY) -m db reset

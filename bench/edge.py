@@ -32,12 +32,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import Report, console, machine
+from db.cluster import free_port
 from db.migrate import migrate
 from db.seed import seed
-from db.services import EmbeddedRedis, free_port
 from db.tempcluster import temp_cluster
 from db.tokens import mint
-from edge import hypercorn_command
+from edge.main import SERVED_APP, hypercorn_command
+from stack.redis_server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -186,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             with contextlib.ExitStack() as servers:
                 constant_url, _ = servers.enter_context(hypercorn("bench.constant_app:app", env))
-                hit_url, hit_server = servers.enter_context(hypercorn("edge:create_app()", env))
+                hit_url, hit_server = servers.enter_context(hypercorn(SERVED_APP, env))
                 miss_url, miss_server = servers.enter_context(
-                    hypercorn("edge:create_app()", {**env, "RESPONSE_CACHE": "off"})
+                    hypercorn(SERVED_APP, {**env, "RESPONSE_CACHE": "off"})
                 )
                 dashboard = "/api/students/dashboard"
                 runs = interleaved(

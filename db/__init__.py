@@ -1,2 +1,2 @@
-"""Database toolbox: migration runner, Supabase-compatibility bootstrap, embedded services,
-demo data and development tokens."""
+"""Database toolbox: migration runner, Supabase-compatibility bootstrap, the embedded Postgres
+cluster, demo data, development tokens, lint and the schema dump."""

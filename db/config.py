@@ -18,7 +18,8 @@ class ConfigError(Exception):
     """A setting is present but unusable; the message says what to fix."""
 
 
-def _port(env: dict[str, str], name: str, default: int) -> int:
+def port(env: dict[str, str], name: str, default: int) -> int:
+    """A TCP port setting; ConfigError naming it when it is not one."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -29,15 +30,12 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the database, Redis and the edge live; unset values mean the embedded defaults."""
+    """Where the database lives; unset values mean the embedded cluster under var/."""
 
     var_dir: Path
     database_url: str | None
     edge_database_url: str | None
-    redis_url: str | None
     pg_port: int
-    redis_port: int
-    edge_port: int
     dbname: str
     jwt_secret: str | None
 
@@ -48,17 +46,15 @@ class Settings:
             var_dir=Path(env.get("VAR_DIR") or ROOT / "var"),
             database_url=env.get("DATABASE_URL") or None,
             edge_database_url=env.get("EDGE_DATABASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
-            pg_port=_port(env, "PG_PORT", 54329),
-            redis_port=_port(env, "REDIS_PORT", 63790),
-            edge_port=_port(env, "EDGE_PORT", 8000),
+            pg_port=port(env, "PG_PORT", 54329),
             dbname=env.get("PG_DATABASE") or "attendance",
             jwt_secret=env.get("JWT_SECRET") or None,
         )
 
 
 def local_secrets(var_dir: Path) -> dict[str, str]:
-    """Development secrets for the embedded services, generated once and kept in var/."""
+    """Development secrets for the embedded services (the cluster's passwords, Redis's password,
+    the JWT secret), generated once and kept in var/secrets.json."""
     path = var_dir / "secrets.json"
     names = ("pg_password", "authenticator_password", "redis_password", "jwt_secret")
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

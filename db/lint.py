@@ -10,9 +10,9 @@ import sys
 import psycopg
 
 from db import advisors
+from db.cluster import PG_BINDIR
 from db.config import SCHEMA_DUMP
 from db.migrate import migrate
-from db.services import PG_BINDIR
 from db.tempcluster import temp_cluster
 
 # pgmq is vendored SQL (installed from the pgmq package), not ours to lint or to review.

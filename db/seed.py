@@ -228,9 +228,8 @@ def _load_attendance(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from db.cli import database
     from db.config import ConfigError, Settings
-    from db.stack import Stack
+    from db.local import LocalDatabase
 
     parser = argparse.ArgumentParser(prog="python -m db.seed", description=__doc__)
     parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
@@ -241,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
-        stack = Stack.from_settings(Settings.from_env())
-        with database(stack) as url:
+        database = LocalDatabase.from_settings(Settings.from_env())
+        with database.opened() as url:
             seed(
                 url,
-                jwt_secret=stack.jwt_secret,
+                jwt_secret=database.jwt_secret,
                 classes=args.classes,
                 students_per_class=args.students,
                 days=args.days,

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from db.services import EmbeddedPostgres, free_port
+from db.cluster import EmbeddedPostgres, free_port
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import Any
 
@@ -43,9 +42,6 @@ from edge.serving import EdgeState
 from edge.settings import EdgeSettings
 
 log = structlog.get_logger("edge")
-
-# Allocations between young-generation collections (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 20_000
 
 
 class OpenApiOnly(QuartSchema):
@@ -131,7 +127,6 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             resources=resources,
         )
         await _warn_about_eviction_policy(client)
-        _tune_garbage_collector()
 
     @app.after_serving
     async def stop() -> None:
@@ -211,16 +206,6 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 async def _configure_connection(conn: AsyncConnection[Any]) -> None:
     """json and jsonb results parsed by orjson (the api functions answer in jsonb)."""
     set_json_loads(orjson.loads, conn)
-
-
-def _tune_garbage_collector() -> None:
-    """What startup built lives as long as the process: move it out of the collector's reach,
-    and let young objects die young. Under load, requests in flight outlive the default
-    700-allocation generation 0, get promoted, and trigger full collections that scan every
-    long-lived object (about 100,000 here) several times a second."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _validation_error(error: RequestSchemaValidationError) -> ValidationError:

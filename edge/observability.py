@@ -150,10 +150,19 @@ class TurnWriter:
             sys.stdout.flush()
 
 
-LOG_WRITER = TurnWriter()
+class LineWriter:
+    """Standard output for log lines, each written and flushed at once (tests, commands). The
+    stream is looked up at each write, so a redirected sys.stdout is honoured."""
+
+    def write(self, line: str) -> None:
+        sys.stdout.write(line)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
-def configure_logging(debug: bool = False) -> None:
+def configure_logging(debug: bool = False, output: TurnWriter | LineWriter | None = None) -> None:
+    """JSON log lines on standard output; the serving process passes a TurnWriter."""
     logging.basicConfig(
         format="%(message)s", stream=sys.stdout, level=logging.DEBUG if debug else logging.INFO
     )
@@ -169,7 +178,7 @@ def configure_logging(debug: bool = False) -> None:
             structlog.processors.JSONRenderer(serializer=_orjson_text),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug else logging.INFO),
-        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, LOG_WRITER)),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, output or LineWriter())),
         cache_logger_on_first_use=True,
     )
 

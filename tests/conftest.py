@@ -14,8 +14,9 @@ import pytest
 from pytest_postgresql import factories
 from pytest_postgresql.executors import PostgreSQLExecutor
 
+from db.cluster import free_port
 from db.migrate import migrate
-from db.services import EmbeddedRedis, free_port
+from stack.redis_server import EmbeddedRedis
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DB = "tests_tmpl"  # pytest-postgresql names the template <dbname>_tmpl

@@ -1,4 +1,5 @@
-"""`python -m db` and `make run`: bad settings stop with one line; a good run serves /readyz."""
+"""`python -m db` and `python -m stack` (`make run`): bad settings stop with one line; a good
+run serves /readyz from its table of processes and stops what it started."""
 
 from __future__ import annotations
 
@@ -19,15 +20,25 @@ import jwt
 import psycopg
 import pytest
 
-from db.services import free_port, port_in_use
+from db.cluster import free_port, port_in_use
 from tests.db.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_db(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return run_module("db", *args, env=env, timeout=timeout)
+
+
+def run_stack(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return run_module("stack", *args, env=env, timeout=timeout)
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "db", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -79,14 +90,14 @@ def test_taken_edge_port_stops_run_before_starting_anything(var_dir: Path) -> No
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        result = run_db("run", env={"EDGE_PORT": str(port), "VAR_DIR": str(var_dir)})
+        result = run_stack("run", env={"EDGE_PORT": str(port), "VAR_DIR": str(var_dir)})
     assert result.returncode == 1
     assert "is already taken" in result.stderr and "EDGE_PORT" in result.stderr
     assert not (var_dir / "pg").exists()
 
 
 def test_malformed_redis_url_stops_run_with_one_line(var_dir: Path) -> None:
-    result = run_db(
+    result = run_stack(
         "run",
         env={
             "REDIS_URL": "http://example.invalid",
@@ -141,7 +152,7 @@ def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Pa
     for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET"):
         env.pop(name, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "db", "run"],
+        [sys.executable, "-m", "stack", "run"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -17,11 +17,12 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from redis import Redis
 
+from db.cluster import free_port
 from db.seed import SeedResult, seed
-from db.services import EmbeddedRedis, free_port
 from db.tokens import mint
 from edge import create_app
 from edge.settings import EdgeSettings
+from stack.redis_server import EmbeddedRedis
 from tests.conftest import url_for
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from quart.typing import TestClientProtocol as Client
 
+from db.cluster import free_port
 from db.seed import SeedResult
-from db.services import free_port
 from edge import create_app
 from edge.settings import EdgeSettings
 from tests.edge.conftest import SECRET, token

@@ -14,8 +14,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import ResponseError
 
-from db.services import EmbeddedRedis
 from edge.channel import ChannelError, RedisChannel, Script
+from stack.redis_server import EmbeddedRedis
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 from quart import Quart
 
+from db.cluster import free_port
 from db.seed import SeedResult
-from db.services import free_port
 from edge.db import Database
 from edge.errors import ServiceUnavailableError, ValidationError
 

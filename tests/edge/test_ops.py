@@ -13,10 +13,11 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from redis import Redis
 
+from db.cluster import free_port
 from db.seed import SeedResult
-from db.services import EmbeddedRedis, free_port
 from edge import create_app
 from edge.settings import EdgeSettings
+from stack.redis_server import EmbeddedRedis
 from tests.edge.conftest import bearer
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from db.cluster import free_port
 from db.seed import SeedResult
-from db.services import free_port
-from edge import hypercorn_command
+from edge.main import hypercorn_command
 from edge.settings import EdgeSettings
 from tests.db.helpers import wait_for
 from tests.edge.conftest import SECRET, bearer

@@ -10,11 +10,12 @@ from typing import Any
 
 import psycopg
 
+from db.cluster import free_port
 from db.seed import SeedResult
-from db.services import EmbeddedRedis, free_port
 from edge import create_app
 from edge.breaker import CircuitBreaker
 from edge.settings import EdgeSettings
+from stack.redis_server import EmbeddedRedis
 from tests.db.helpers import call_as
 from tests.edge.conftest import bearer
 

@@ -1,7 +1,9 @@
-"""Private Postgres 15 and Redis instances under var/, started and stopped by the project.
+"""A private Postgres 15 cluster under var/ (or a temporary directory), with the project's
+configuration: pg_cron preloaded for the application database, scram passwords, 127.0.0.1 only.
 
-As root, the Postgres server runs as the `postgres` user (initdb refuses root); as a normal
-user it runs as that user. Both listen on 127.0.0.1 only.
+As root, the server runs as the `postgres` user (initdb refuses root); as a normal user it runs
+as that user. The database commands start it with pg_ctl for as long as they need it; the local
+stack (`make run`) runs `server_command()` in the foreground instead.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
+
+import psycopg
 
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 IS_ROOT = os.geteuid() == 0
@@ -38,6 +41,9 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+SERVER_USER = "postgres" if IS_ROOT else None
 
 
 def _as_server_user(argv: list[str]) -> list[str]:
@@ -148,15 +154,30 @@ class EmbeddedPostgres:
             with main.open("a") as fh:
                 fh.write("\ninclude_if_exists = 'embedded.conf'\n")
 
+    def prepare(self) -> None:
+        """Create the cluster if it does not exist, else rewrite its configuration."""
+        if not self.is_initialised():
+            self.init()
+        else:
+            self.write_conf()
+
+    def server_command(self) -> list[str]:
+        """The server in the foreground (run it as SERVER_USER); SIGINT stops it (fast shutdown)."""
+        return [str(PG_BINDIR / "postgres"), "-D", str(self.datadir)]
+
+    def accepts_connections(self) -> bool:
+        try:
+            psycopg.connect(self.url("postgres"), connect_timeout=2).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
     def start(self) -> None:
         if port_in_use(self.port):
             raise ServiceError(
                 f"port {self.port} is already taken: stop what uses it or set PG_PORT to a free port"
             )
-        if not self.is_initialised():
-            self.init()
-        else:
-            self.write_conf()
+        self.prepare()
         self.logfile.touch()
         _chown_to_server_user(self.logfile)
         result = subprocess.run(
@@ -182,8 +203,6 @@ class EmbeddedPostgres:
         self.ensure_database()
 
     def ensure_database(self) -> None:
-        import psycopg
-
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s", (self.dbname,)).fetchone()
             if not exists:
@@ -202,77 +221,3 @@ class EmbeddedPostgres:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.datadir, ignore_errors=True)
-
-
-@dataclass
-class EmbeddedRedis:
-    """A Redis with no persistence, a memory cap and LRU eviction, as the cache expects."""
-
-    workdir: Path
-    port: int
-    password: str
-    maxmemory: str = "256mb"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.workdir / "redis.pid"
-
-    def url(self) -> str:
-        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
-
-    def is_running(self) -> bool:
-        try:
-            pid = int(self.pidfile.read_text().strip())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        if server is None:
-            raise ServiceError("redis-server not found: install redis-server (make system)")
-        if port_in_use(self.port):
-            raise ServiceError(
-                f"port {self.port} is already taken: stop what uses it or set REDIS_PORT to a free port"
-            )
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "redis.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    f"port {self.port}",
-                    "bind 127.0.0.1",
-                    'save ""',
-                    "appendonly no",
-                    f"maxmemory {self.maxmemory}",
-                    "maxmemory-policy allkeys-lru",
-                    f"requirepass {self.password}",
-                    "daemonize yes",
-                    f"pidfile {self.pidfile}",
-                    f"logfile {self.workdir / 'redis.log'}",
-                    f"dir {self.workdir}",
-                    "",
-                ]
-            )
-        )
-        conf.chmod(0o600)
-        subprocess.run([server, str(conf)], check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if port_in_use(self.port) and self.is_running():
-                return
-            time.sleep(0.05)
-        raise ServiceError(f"redis did not start: see {self.workdir / 'redis.log'}")
-
-    def stop(self) -> None:
-        if not self.is_running():
-            return
-        pid = int(self.pidfile.read_text().strip())
-        os.kill(pid, 15)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.is_running():
-            time.sleep(0.05)
-        self.pidfile.unlink(missing_ok=True)
