@@ -13,13 +13,14 @@ SUPABASE_CLI_DIR := $(VENV)/supabase-cli
 SUPABASE_CLI_STAMP := $(SUPABASE_CLI_DIR)/.installed-$(SUPABASE_CLI_VERSION)
 ARGS ?=
 
-.PHONY: help system venv supabase-cli run stop test lint pytest db-reset db-schema seed bench-analytics bench-edge bench-tools
+.PHONY: help system venv supabase-cli run stop test lint pytest fuzz db-reset db-schema seed bench-analytics bench-edge bench-tools
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
 	@echo "make test     every linter and test"
 	@echo "make lint     ruff, mypy, sqlfluff, plpgsql_check, Supabase's advisors and the schema dump check"
 	@echo "make stop     stop embedded services left running"
+	@echo "make fuzz     schemathesis against /openapi.json with many examples (ARGS go to schemathesis)"
 	@echo "make db-reset rebuild the embedded database (migrate and seed)"
 	@echo "make db-schema regenerate db/schema.sql from a freshly migrated database"
 	@echo "make bench-analytics ARGS='--json out.json'   view refresh, trigger and api benchmark"
@@ -86,6 +87,11 @@ pytest: system venv
 	$(VENV)/bin/pytest $(ARGS)
 
 test: lint pytest
+
+# The schemathesis test of `make test`, with 500 examples per operation instead of 25.
+fuzz: system venv
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} SCHEMATHESIS_ARGS="$(ARGS)" \
+	  $(VENV)/bin/pytest tests/edge/test_schemathesis.py
 
 bench-analytics: system venv
 	$(PY) -m bench.analytics $(ARGS)

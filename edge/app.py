@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from quart import Quart, Response, g, request
-from quart_schema import Info, QuartSchema, RequestSchemaValidationError
+from quart_schema import HttpSecurityScheme, Info, QuartSchema, RequestSchemaValidationError
 from redis.asyncio import BlockingConnectionPool, Redis
 from werkzeug.exceptions import HTTPException
 
@@ -23,6 +23,7 @@ from edge.blueprints.students import students
 from edge.breaker import CircuitBreaker
 from edge.cache import CacheService, ResponseCache
 from edge.channel import RedisChannel
+from edge.contract import BEARER, ContractProvider
 from edge.db import Database
 from edge.errors import (
     ApiError,
@@ -71,6 +72,8 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         swagger_ui_path="/docs",
         redoc_ui_path=None,
         scalar_ui_path=None,
+        security_schemes={BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
+        openapi_provider_class=ContractProvider,
     )
     for blueprint in (ops, students, classes, admin):
         app.register_blueprint(blueprint)
@@ -183,7 +186,10 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         if error.code == 404:
             mapped = NotFoundError(f"No endpoint at {request.path}.")
         elif error.code == 405:
-            mapped = MethodNotAllowedError(f"{request.method} is not allowed on {request.path}.")
+            allowed = sorted(getattr(error, "valid_methods", None) or [])
+            mapped = MethodNotAllowedError(
+                f"{request.method} is not allowed on {request.path}.", headers={"Allow": ", ".join(allowed)}
+            )
         elif error.code == 413:
             mapped = PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
         elif error.code == 431:
@@ -217,7 +223,8 @@ def _validation_error(error: RequestSchemaValidationError) -> ValidationError:
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__") or None
         if first.get("type") == "extra_forbidden":
             return ValidationError(f"Unknown parameter {field!r}.", field=field)
-        return ValidationError(f"{field}: {first.get('msg', 'invalid value')}.", field=field)
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        return ValidationError(f"{field}: {message}.", field=field)
     return ValidationError(str(inner) or "The request is not valid.")
 
 

@@ -1,13 +1,87 @@
-"""Request and response models: queries are validated (unknown parameters refused), responses
-are documented in the OpenAPI description."""
+"""Request and response models. Queries are validated (unknown parameters refused, formats
+enforced as documented); every response body is documented by one of these models, and none
+allows a field it does not name (a test holds real bodies to that)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+)
+
+
+def iso_week_pattern() -> str:
+    """YYYY-Www for exactly the ISO weeks that exist in years 0001-9999: weeks 01-52 of every
+    year, and week 53 of the years that have one. Those repeat every 400 years, and a year's
+    place in that cycle is its first two digits modulo 4 and its last two, so the long years
+    fit in one regular expression and the OpenAPI document can say which weeks are valid."""
+    long_in_cycle = {y % 400 for y in range(1, 401) if dt.date(y, 12, 28).isocalendar().week == 53}
+    year = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+    long_years = []
+    for residue in range(4):
+        firsts = [f"{c:02d}" for c in range(100) if c % 4 == residue]
+        lasts = [f"{e:02d}" for e in range(100) if (residue * 100 + e) % 400 in long_in_cycle]
+        if lasts:
+            long_years.append(f"(?:{'|'.join(firsts)})(?:{'|'.join(lasts)})")
+    return rf"^(?:{year}-W(?:0[1-9]|[1-4][0-9]|5[0-2])|(?:{'|'.join(long_years)})-W53)$"
+
+
+ISO_WEEK = iso_week_pattern()
+_ISO_WEEK = re.compile(ISO_WEEK)
+
+
+def _iso_week(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_WEEK.match(value):
+        if re.fullmatch(r"[0-9]{4}-W[0-9]{2}", value):
+            raise ValueError(f"week {value} does not exist")
+        raise ValueError("must be an ISO week such as 2026-W07")
+    return value
+
+
+def _uuid_text(value: Any) -> Any:
+    if isinstance(value, str) and not UUID_TEXT.match(value):
+        raise ValueError("must be a uuid such as 1b4e28ba-2fa1-41d2-883f-0016d3cca427")
+    return value
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, str) and not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, such as 2026-11-30T08:00:00Z")
+    return value
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """Every offset RFC 3339 allows, handed to Postgres as UTC (it refuses offsets past 15:59)."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range") from exc
+
+
+def _true_or_false(value: Any) -> Any:
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return value
+
+
+# Query parameters in exactly the formats the OpenAPI document names: pydantic alone would also
+# take a uuid without hyphens, a Unix time for a date-time ("0.5") and "yes" for a boolean.
+UuidParam = Annotated[uuid.UUID, BeforeValidator(_uuid_text)]
+DateTimeParam = Annotated[dt.datetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc)]
+BoolParam = Annotated[bool, BeforeValidator(_true_or_false)]
+# The pattern is documented; the validator says in words what is wrong.
+IsoWeek = Annotated[
+    str,
+    BeforeValidator(_iso_week),
+    Field(json_schema_extra={"pattern": ISO_WEEK}, description="An ISO week that exists, e.g. 2026-W07"),
+]
 
 
 class Strict(BaseModel):
@@ -19,44 +93,61 @@ class NoQuery(Strict):
 
 
 class WeeklyQuery(Strict):
-    week: str = Field(pattern=r"^[0-9]{4}-W[0-9]{2}$", description="ISO week, e.g. 2026-W07")
+    # Also checked by api.weekly_attendance (22007, 22023); here it fails earlier, naming the field.
+    week: IsoWeek
 
 
 class AuditQuery(Strict):
-    userId: uuid.UUID | None = None  # noqa: N815 - the seed's parameter names
+    userId: UuidParam | None = None  # noqa: N815 - the seed's parameter names
     action: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,49}$")
-    from_: dt.datetime | None = Field(default=None, alias="from")
-    to: dt.datetime | None = None
-    success: bool | None = None
+    from_: DateTimeParam | None = Field(default=None, alias="from")
+    to: DateTimeParam | None = None
+    success: BoolParam | None = None
+    # The range of limit and the sign of offset are also enforced by api.audit_logs (22023);
+    # here they fail earlier, naming the field. The offset's upper bound is the edge's alone.
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Strict):
     code: str
     message: str
     details: str | None = None
     field: str | None = None
     retryAfter: int | None = None  # noqa: N815
-    timestamp: str
+    timestamp: dt.datetime
     requestId: str  # noqa: N815
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Strict):
     """Every error the edge returns has this shape."""
 
     error: ErrorBody
 
 
-class Freshness(BaseModel):
+class Freshness(Strict):
     source: Literal["view", "live"]
-    refreshedAt: dt.datetime | None = None  # noqa: N815
-    ageSeconds: int | None = None  # noqa: N815
+    refreshedAt: dt.datetime | None  # noqa: N815
+    ageSeconds: int | None  # noqa: N815
     pendingChanges: bool  # noqa: N815
     stale: bool
 
 
-class StudentDashboard(BaseModel):
+class Cached(Strict):
+    """Fields of every cacheable response: when it was computed and where class figures came from."""
+
+    cachedAt: dt.datetime  # noqa: N815
+
+
+class Figures(Cached):
+    freshness: Freshness
+    source: Literal["view", "live"]
+    stale: bool
+
+
+class StudentDashboard(Figures):
+    """StudentDashboardMetrics of the calling student."""
+
     studentId: uuid.UUID  # noqa: N815
     classId: uuid.UUID  # noqa: N815
     totalClasses: int  # noqa: N815
@@ -65,27 +156,27 @@ class StudentDashboard(BaseModel):
     absentDays: int  # noqa: N815
     sickDays: int  # noqa: N815
     leaveDays: int  # noqa: N815
+    notMarked: int  # noqa: N815
     classAverage: float | None  # noqa: N815
     ranking: int | None
     trend: Literal["improving", "declining", "stable"]
     lastUpdated: dt.datetime  # noqa: N815
-    freshness: Freshness
-    source: Literal["view", "live"]
-    cachedAt: dt.datetime  # noqa: N815
-    stale: bool
 
 
-class StudentRanking(BaseModel):
+class StudentRanking(Figures):
+    """The calling student's rank in their class; null rank and percentile without a rate."""
+
     studentId: uuid.UUID  # noqa: N815
     classId: uuid.UUID  # noqa: N815
     rank: int | None
     totalStudents: int  # noqa: N815
     percentile: float | None
     attendanceRate: float | None  # noqa: N815
-    cachedAt: dt.datetime  # noqa: N815
 
 
-class ClassStatistics(BaseModel):
+class ClassStatistics(Figures):
+    """Figures of one class."""
+
     classId: uuid.UUID  # noqa: N815
     className: str  # noqa: N815
     totalStudents: int  # noqa: N815
@@ -95,30 +186,68 @@ class ClassStatistics(BaseModel):
     lowestAttendance: float | None  # noqa: N815
     studentsAtRisk: int  # noqa: N815
     lastCalculated: dt.datetime  # noqa: N815
-    cachedAt: dt.datetime  # noqa: N815
 
 
-class WeeklyAttendance(BaseModel):
+Status = Literal["present", "absent", "sick", "leave", "not_marked"]
+
+
+class WeeklyPeriod(Strict):
+    period: int
+    subject: str
+    status: Status
+    markedAt: dt.datetime  # noqa: N815
+
+
+class WeeklyDay(Strict):
+    date: dt.date
+    dayOfWeek: int  # noqa: N815
+    periods: list[WeeklyPeriod]
+
+
+class WeeklySummary(Strict):
+    totalClasses: int  # noqa: N815
+    presentDays: int  # noqa: N815
+    absentDays: int  # noqa: N815
+    sickDays: int  # noqa: N815
+    leaveDays: int  # noqa: N815
+    notMarked: int  # noqa: N815
+    attendanceRate: float | None  # noqa: N815
+
+
+class WeeklyAttendance(Cached):
+    """One ISO week of the calling student's records by day and period, with its summary."""
+
     studentId: uuid.UUID  # noqa: N815
     week: str
     startDate: dt.date  # noqa: N815
     endDate: dt.date  # noqa: N815
-    days: list[dict[str, object]]
-    summary: dict[str, object]
+    days: list[WeeklyDay]
+    summary: WeeklySummary
 
 
-class ClassRankings(BaseModel):
+class RankedStudent(Strict):
+    studentId: uuid.UUID  # noqa: N815
+    name: str
+    rank: int
+    totalStudents: int  # noqa: N815
+    percentile: float
+    attendanceRate: float  # noqa: N815
+
+
+class ClassRankings(Figures):
+    """Every ranked student of one class, best first."""
+
     classId: uuid.UUID  # noqa: N815
-    rankings: list[dict[str, object]]
+    rankings: list[RankedStudent]
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Strict):
     id: uuid.UUID
     userId: uuid.UUID | None  # noqa: N815
     action: str
     resource: str
     resourceId: str | None  # noqa: N815
-    metadata: dict[str, object]
+    metadata: dict[str, Any]
     ipAddress: str | None  # noqa: N815
     userAgent: str | None  # noqa: N815
     timestamp: dt.datetime
@@ -126,8 +255,59 @@ class AuditEntry(BaseModel):
     errorMessage: str | None  # noqa: N815
 
 
-class AuditPage(BaseModel):
+class AuditPage(Strict):
+    """A page of audit entries, newest first."""
+
     entries: list[AuditEntry]
     total: int
     limit: int
     offset: int
+
+
+class RateLimitReset(Strict):
+    """Every rate-limit window of the user was forgotten."""
+
+    userId: uuid.UUID  # noqa: N815
+    buckets: list[str]
+    reset: Literal[True]
+
+
+class Health(Strict):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class Check(Strict):
+    ok: bool
+    latencyMs: float | None = None  # noqa: N815
+    error: str | None = None
+
+
+class Checks(Strict):
+    database: Check
+    redis: Check
+
+
+class Pool(Strict):
+    size: int
+    available: int
+    waiting: int
+    min: int
+    max: int
+
+
+class Resources(Strict):
+    cpuPercent: float  # noqa: N815
+    memoryPercent: float  # noqa: N815
+
+
+class Readiness(Strict):
+    """Ready, degraded (serving, with what is switched off) or not ready (no database: 503)."""
+
+    status: Literal["ready", "degraded", "not_ready"]
+    checks: Checks
+    pool: Pool
+    circuits: dict[str, Literal["closed", "open", "half_open"]]
+    degraded: list[str]
+    resources: Resources

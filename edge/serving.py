@@ -166,6 +166,8 @@ async def serve(
     s = state()
     caller = caller or await authenticate()
     identity = caller.key
+    # A cacheable response carries cachedAt (and source, stale) whether or not the cache is on.
+    cacheable = cache is not None
     if not s.settings.response_cache:
         cache = None
     admission = await s.gate.admit(bucket, identity, s.responses.lookup_keys(cache) if cache else ())
@@ -179,7 +181,7 @@ async def serve(
         except ValidationError as exc:
             exc.field = exc.field or field
             raise
-        return _enrich(result) if cache is not None else result
+        return _enrich(result) if cacheable else result
 
     age = 0
     stale_data = False

@@ -17,6 +17,9 @@ from pydantic import ValidationError as PydanticValidationError
 from quart import request
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QuerystringValidationError
 
+from edge.errors import ValidationError
+from edge.schemas import UUID_TEXT
+
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., Awaitable[Any]]
 
@@ -44,3 +47,10 @@ def validate_query(model: type[M]) -> Callable[[Handler], Handler]:
         return wrapper
 
     return decorator
+
+
+def path_uuid(raw: str, field: str, what: str) -> str:
+    """A path parameter documented as a uuid, in its canonical form; 400 naming it otherwise."""
+    if not UUID_TEXT.match(raw):
+        raise ValidationError(f"{raw!r} is not {what} (a uuid).", field=field)
+    return raw.lower()

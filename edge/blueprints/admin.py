@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 from quart_schema import document_response
 
-from edge.errors import ValidationError
-from edge.schemas import AuditPage, AuditQuery, ErrorResponse
+from edge.contract import operation
+from edge.schemas import AuditPage, AuditQuery, NoQuery, RateLimitReset
 from edge.serving import audit, authenticate, enforce, serve, state
-from edge.validation import validate_query
+from edge.validation import path_uuid, validate_query
 
 admin = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -18,8 +16,7 @@ admin = Blueprint("admin", __name__, url_prefix="/api/admin")
 @admin.get("/audit")
 @validate_query(AuditQuery)
 @document_response(AuditPage, 200)
-@document_response(ErrorResponse, 400)
-@document_response(ErrorResponse, 403)
+@operation(errors=(400, 403))
 async def audit_log(query_args: AuditQuery) -> Response:
     """Audit entries, newest first, filtered and paginated (admins)."""
     q = query_args
@@ -31,14 +28,13 @@ async def audit_log(query_args: AuditQuery) -> Response:
     )
 
 
-@admin.delete("/rate-limits/<user_id>")
-@document_response(ErrorResponse, 403)
-async def reset_rate_limits(user_id: str) -> Response:
+@admin.delete("/rate-limits/<userId>")
+@validate_query(NoQuery)
+@document_response(RateLimitReset, 200)
+@operation(errors=(400, 403), uuid_params=("userId",))
+async def reset_rate_limits(userId: str, query_args: NoQuery) -> Response:  # noqa: N803 - the path's name
     """Forget every rate-limit window of one user (admins)."""
-    try:
-        target = str(uuid.UUID(user_id))
-    except ValueError as exc:
-        raise ValidationError(f"{user_id!r} is not a user id (uuid).", field="userId") from exc
+    target = path_uuid(userId, "userId", "a user id")
     caller = await authenticate()
     decision = await enforce("admin", caller)
     s = state()
@@ -47,6 +43,9 @@ async def reset_rate_limits(user_id: str) -> Response:
     await audit(
         "rate_limit_reset", "user", user_id=caller.key, resource_id=target, metadata={"buckets": buckets}
     )
-    response = jsonify({"userId": target, "buckets": buckets, "reset": True})
+    response = Response(
+        s.responses.dumps({"userId": target, "buckets": buckets, "reset": True}),
+        content_type="application/json",
+    )
     response.headers.update(decision.headers())
     return response

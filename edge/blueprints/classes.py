@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
-
 from quart import Blueprint, Response
 from quart_schema import document_response
 
 from edge.cache import CacheSpec
-from edge.errors import ValidationError
-from edge.schemas import ClassRankings, ClassStatistics, ErrorResponse, NoQuery
+from edge.contract import operation
+from edge.schemas import ClassRankings, ClassStatistics, NoQuery
 from edge.serving import authenticate, serve
-from edge.validation import validate_query
+from edge.validation import path_uuid, validate_query
 
 classes = Blueprint("classes", __name__, url_prefix="/api/classes")
 
 CLASS_TTL = 300
 
 
-def _class_id(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError as exc:
-        raise ValidationError(f"{raw!r} is not a class id (uuid).", field="id") from exc
-
-
-@classes.get("/<class_id>/statistics")
+@classes.get("/<id>/statistics")
 @validate_query(NoQuery)
 @document_response(ClassStatistics, 200)
-@document_response(ErrorResponse, 403)
-@document_response(ErrorResponse, 404)
-async def statistics(class_id: str, query_args: NoQuery) -> Response:
-    """ClassStatistics of one class."""
-    cid = _class_id(class_id)
+@operation(errors=(400, 403, 404), uuid_params=("id",), cached=True)
+async def statistics(id: str, query_args: NoQuery) -> Response:
+    """ClassStatistics of one class (its teachers and admins)."""
+    cid = path_uuid(id, "id", "a class id")
     caller = await authenticate()
     spec = CacheSpec(caller.key, f"class:{cid}:statistics", CLASS_TTL, class_id=cid)
     return await serve(
@@ -45,14 +35,13 @@ async def statistics(class_id: str, query_args: NoQuery) -> Response:
     )
 
 
-@classes.get("/<class_id>/rankings")
+@classes.get("/<id>/rankings")
 @validate_query(NoQuery)
 @document_response(ClassRankings, 200)
-@document_response(ErrorResponse, 403)
-@document_response(ErrorResponse, 404)
-async def rankings(class_id: str, query_args: NoQuery) -> Response:
-    """Every ranked student of one class, best first."""
-    cid = _class_id(class_id)
+@operation(errors=(400, 403, 404), uuid_params=("id",), cached=True)
+async def rankings(id: str, query_args: NoQuery) -> Response:
+    """Every ranked student of one class, best first (its teachers and admins)."""
+    cid = path_uuid(id, "id", "a class id")
     caller = await authenticate()
     spec = CacheSpec(caller.key, f"class:{cid}:rankings", CLASS_TTL, class_id=cid)
     return await serve(

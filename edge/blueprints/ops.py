@@ -9,14 +9,16 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response
-from quart_schema import hide
+from quart_schema import document_response, hide
 
+from edge.schemas import Health, Readiness
 from edge.serving import state
 
 ops = Blueprint("ops", __name__)
 
 
 @ops.get("/healthz")
+@document_response(Health, 200)
 async def healthz() -> dict[str, str]:
     """The process is up; says nothing about its dependencies."""
     return {"status": "ok"}
@@ -32,6 +34,8 @@ async def _timed(check: Callable[[], Awaitable[Any]], timeout: float) -> dict[st
 
 
 @ops.get("/readyz")
+@document_response(Readiness, 200)
+@document_response(Readiness, 503)
 async def readyz() -> tuple[dict[str, Any], int]:
     """Postgres reachable (else 503); Redis reachable (else degraded); pools, circuits, what is off."""
     s = state()

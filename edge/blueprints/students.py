@@ -6,9 +6,9 @@ from quart import Blueprint, Response
 from quart_schema import document_response
 
 from edge.cache import CacheSpec
+from edge.contract import operation
 from edge.schemas import (
     ClassStatistics,
-    ErrorResponse,
     NoQuery,
     StudentDashboard,
     StudentRanking,
@@ -27,11 +27,9 @@ METRICS_TTL, WEEKLY_TTL, CLASS_TTL = 120, 300, 300
 @students.get("/dashboard")
 @validate_query(NoQuery)
 @document_response(StudentDashboard, 200)
-@document_response(ErrorResponse, 401)
-@document_response(ErrorResponse, 403)
-@document_response(ErrorResponse, 429)
+@operation(errors=(400, 403), cached=True)
 async def dashboard(query_args: NoQuery) -> Response:
-    """The caller's StudentDashboardMetrics."""
+    """The caller's StudentDashboardMetrics (403 for callers who are not students)."""
     caller = await authenticate()
     sid = caller.key
     spec = CacheSpec(sid, "dashboard", METRICS_TTL, student_id=sid, student_class=True)
@@ -43,9 +41,7 @@ async def dashboard(query_args: NoQuery) -> Response:
 @students.get("/attendance/weekly")
 @validate_query(WeeklyQuery)
 @document_response(WeeklyAttendance, 200)
-@document_response(ErrorResponse, 400)
-@document_response(ErrorResponse, 401)
-@document_response(ErrorResponse, 429)
+@operation(errors=(400, 403), cached=True)
 async def weekly(query_args: WeeklyQuery) -> Response:
     """The caller's records for one ISO week, by day and period, with the week's summary."""
     caller = await authenticate()
@@ -65,8 +61,7 @@ async def weekly(query_args: WeeklyQuery) -> Response:
 @students.get("/ranking")
 @validate_query(NoQuery)
 @document_response(StudentRanking, 200)
-@document_response(ErrorResponse, 401)
-@document_response(ErrorResponse, 429)
+@operation(errors=(400, 403), cached=True)
 async def ranking(query_args: NoQuery) -> Response:
     """The caller's StudentRanking within their class."""
     caller = await authenticate()
@@ -78,8 +73,7 @@ async def ranking(query_args: NoQuery) -> Response:
 @students.get("/class-statistics")
 @validate_query(NoQuery)
 @document_response(ClassStatistics, 200)
-@document_response(ErrorResponse, 401)
-@document_response(ErrorResponse, 429)
+@operation(errors=(400, 403), cached=True)
 async def class_statistics(query_args: NoQuery) -> Response:
     """ClassStatistics of the caller's class."""
     caller = await authenticate()

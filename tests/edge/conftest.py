@@ -1,15 +1,21 @@
-"""Edge fixtures: a seeded school in a fresh database, the app in-process, tokens."""
+"""Edge fixtures: a seeded school in a fresh database, the app in-process or served by real
+hypercorn processes, tokens."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import os
 import secrets
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from pytest_postgresql.executors import PostgreSQLExecutor
@@ -21,9 +27,11 @@ from db.cluster import free_port
 from db.seed import SeedResult, seed
 from db.tokens import mint
 from edge import create_app
+from edge.main import hypercorn_command
 from edge.settings import EdgeSettings
 from stack.redis_server import EmbeddedRedis
 from tests.conftest import url_for
+from tests.db.helpers import wait_for
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 
@@ -88,3 +96,44 @@ def own_redis() -> Iterator[EmbeddedRedis]:
         server.start()
         yield server
         server.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextlib.contextmanager
+def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator[list[str]]:
+    """`count` edge processes under hypercorn with the project's configuration; their URLs."""
+    environment = {
+        **os.environ,
+        "EDGE_DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "JWT_SECRET": SECRET,
+        "DB_POOL_MIN": "1",
+        "DB_POOL_MAX": "5",
+        **env,
+    }
+    procs, urls = [], []
+    try:
+        for _ in range(count):
+            port = free_port()
+            procs.append(
+                subprocess.Popen(
+                    hypercorn_command(f"127.0.0.1:{port}"),
+                    env=environment,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            wait_for(functools.partial(_healthy, url), 30, f"hypercorn at {url}")
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=15)

@@ -4,63 +4,20 @@ refusal of oversized request heads under the project's hypercorn configuration."
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from db.cluster import free_port
 from db.seed import SeedResult
-from edge.main import hypercorn_command
 from edge.settings import EdgeSettings
-from tests.db.helpers import wait_for
-from tests.edge.conftest import SECRET, bearer
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.edge.conftest import bearer, served_edges
 
 
 @pytest.fixture
 def two_edges(settings: EdgeSettings, school: SeedResult) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "EDGE_DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "JWT_SECRET": SECRET,
-        "DB_POOL_MIN": "1",
-        "DB_POOL_MAX": "5",
-    }
-    procs, urls = [], []
-    for _ in range(2):
-        port = free_port()
-        procs.append(
-            subprocess.Popen(
-                hypercorn_command(f"127.0.0.1:{port}"),
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-
-    def healthy(url: str) -> bool:
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        for url in urls:
-            wait_for(functools.partial(healthy, url), 30, f"hypercorn at {url}")
+    with served_edges(settings, count=2) as urls:
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=15)
 
 
 @pytest.mark.slow

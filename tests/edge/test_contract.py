@@ -1,0 +1,212 @@
+"""The OpenAPI document against the server: real responses of every endpoint, for each status a
+request here provokes, are documented with that status, carry the documented required headers,
+and validate against the documented model, which allows no field it does not name."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+
+import psycopg
+import pytest
+from pydantic import BaseModel, ValidationError
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from quart.wrappers import Response
+from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
+
+from db.seed import SeedResult
+from edge import create_app
+from edge.schemas import ISO_WEEK, ErrorResponse
+from edge.settings import EdgeSettings
+from tests.edge.conftest import bearer
+
+UNDOCUMENTED = {"/openapi.json", "/docs", "/metrics", "/static/<path:filename>"}
+
+
+class Contract:
+    """Checks responses against the document and remembers which operations answered 2xx."""
+
+    def __init__(self, app: Quart, spec: dict[str, Any]) -> None:
+        self.app = app
+        self.spec = spec
+        self.succeeded: set[tuple[str, str]] = set()
+        self.rules = {rule.rule: rule for rule in app.url_map.iter_rules() if rule.rule not in UNDOCUMENTED}
+
+    def model_for(self, rule_path: str, status: int) -> type[BaseModel]:
+        func = self.app.view_functions[self.rules[rule_path].endpoint]
+        documented = getattr(func, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {})
+        if status in documented:
+            model: type[BaseModel] = documented[status][0]
+            return model
+        return ErrorResponse
+
+    async def check(self, rule_path: str, method: str, response: Response, status: int) -> Any:
+        body = await response.get_data()
+        assert response.status_code == status, body
+        path = re.sub(r"<(?:[^:>]*:)?([^>]+)>", r"{\1}", rule_path)
+        documented = self.spec["paths"][path][method.lower()]["responses"]
+        assert str(status) in documented, f"{method} {path} answered an undocumented {status}"
+        for name, header in documented[str(status)].get("headers", {}).items():
+            if header["required"]:
+                assert name in response.headers, f"{method} {path} {status} lacks {name}"
+        try:
+            parsed = self.model_for(rule_path, status).model_validate_json(body)
+        except ValidationError as exc:
+            raise AssertionError(f"{method} {path} {status}: {exc}") from exc
+        if 200 <= status < 300:
+            self.succeeded.add((method.upper(), rule_path))
+        return parsed
+
+
+@pytest.fixture
+async def contract(app: Quart, client: Client) -> Contract:
+    spec = await (await client.get("/openapi.json")).get_json()
+    return Contract(app, spec)
+
+
+async def test_every_endpoint_answers_as_documented(
+    client: Client, school: SeedResult, contract: Contract, db: psycopg.Connection[Any]
+) -> None:
+    student, teacher, admin = (
+        bearer(u) for u in (school.demo_student_id, school.demo_teacher_id, school.admin_id)
+    )
+    cls = str((await (await client.get("/api/students/dashboard", headers=student)).get_json())["classId"])
+    check = contract.check
+
+    for path in ("/api/students/dashboard", "/api/students/ranking", "/api/students/class-statistics"):
+        await check(path, "GET", await client.get(path, headers=student), 200)
+        await check(path, "GET", await client.get(path, headers=student), 200)  # from the cache
+        await check(path, "GET", await client.get(path, headers=teacher), 403)
+        await check(path, "GET", await client.get(path), 401)
+        await check(path, "GET", await client.get(f"{path}?x=1", headers=student), 400)
+    weekly = "/api/students/attendance/weekly"
+    week = dt.date.today().isocalendar()
+    for _ in range(2):
+        await check(
+            weekly, "GET", await client.get(f"{weekly}?week={week[0]}-W{week[1]:02d}", headers=student), 200
+        )
+    await check(weekly, "GET", await client.get(f"{weekly}?week=2025-W53", headers=student), 400)
+    await check(weekly, "GET", await client.get(weekly, headers=student), 400)
+    await check(weekly, "GET", await client.get(f"{weekly}?week=2026-W07", headers=teacher), 403)
+
+    [(other,)] = db.execute("select id::text from app.classes where id <> %s", (cls,)).fetchall()
+    for name in ("statistics", "rankings"):
+        path = f"/api/classes/<id>/{name}"
+        await check(path, "GET", await client.get(f"/api/classes/{cls}/{name}", headers=teacher), 200)
+        await check(path, "GET", await client.get(f"/api/classes/{other}/{name}", headers=admin), 200)
+        await check(path, "GET", await client.get(f"/api/classes/{other}/{name}", headers=student), 403)
+        await check(path, "GET", await client.get(f"/api/classes/{cls}x/{name}", headers=teacher), 400)
+        unknown = "00000000-0000-4000-8000-000000000000"
+        await check(path, "GET", await client.get(f"/api/classes/{unknown}/{name}", headers=admin), 404)
+    own_rankings = await client.get(f"/api/classes/{cls}/rankings", headers=student)
+    await check("/api/classes/<id>/rankings", "GET", own_rankings, 403)
+
+    audit = "/api/admin/audit"
+    page = await check(audit, "GET", await client.get(f"{audit}?success=false&limit=5", headers=admin), 200)
+    assert page.entries, "the refused requests above were audited"
+    await check(audit, "GET", await client.get(f"{audit}?to=0.5", headers=admin), 400)
+    await check(audit, "GET", await client.get(audit, headers=teacher), 403)
+    reset = "/api/admin/rate-limits/<userId>"
+    target = f"/api/admin/rate-limits/{school.demo_student_id}"
+    await check(reset, "DELETE", await client.delete(target, headers=admin), 200)
+    await check(reset, "DELETE", await client.delete(target, headers=teacher), 403)
+    await check(reset, "DELETE", await client.delete("/api/admin/rate-limits/someone", headers=admin), 400)
+
+    await check("/healthz", "GET", await client.get("/healthz"), 200)
+    await check("/readyz", "GET", await client.get("/readyz"), 200)
+    await check("/healthz", "GET", await client.get("/healthz", headers={"X-Big": "a" * 20_000}), 431)
+    big = await client.get("/healthz", headers={"Content-Length": str(2 * 1024 * 1024)})
+    await check("/healthz", "GET", big, 413)
+
+    operations = {
+        (m, r.rule) for r in contract.rules.values() for m in r.methods or () if m not in ("HEAD", "OPTIONS")
+    }
+    assert contract.succeeded == operations, "every operation was seen succeeding"
+
+
+async def test_a_refused_request_carries_the_documented_rate_limit_headers(
+    settings: EdgeSettings, school: SeedResult
+) -> None:
+    app = create_app(dataclasses.replace(settings, rate_limits={"student_reads": (1, 60)}))
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        contract = Contract(app, await (await client.get("/openapi.json")).get_json())
+        headers = bearer(school.demo_student_id)
+        await contract.check(
+            "/api/students/dashboard",
+            "GET",
+            await client.get("/api/students/dashboard", headers=headers),
+            200,
+        )
+        refused = await client.get("/api/students/dashboard", headers=headers)
+        await contract.check("/api/students/dashboard", "GET", refused, 429)
+
+
+async def test_a_method_that_is_not_allowed_names_the_allowed_ones(client: Client) -> None:
+    for method in ("POST", "TRACE", "PUT"):
+        response = await client.open("/api/students/dashboard", method=method)  # type: ignore[call-arg]
+        assert response.status_code == 405
+        assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+        ErrorResponse.model_validate_json(await response.get_data())
+
+
+async def test_the_document_names_formats_requirements_and_the_bearer_scheme(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    parameters = {
+        (path, p["name"]): p
+        for path, ops in spec["paths"].items()
+        for op in ops.values()
+        for p in op["parameters"]
+    }
+    assert parameters[("/api/classes/{id}/statistics", "id")]["schema"] == {
+        "type": "string",
+        "format": "uuid",
+    }
+    assert parameters[("/api/admin/rate-limits/{userId}", "userId")]["schema"]["format"] == "uuid"
+    assert parameters[("/api/students/attendance/weekly", "week")]["required"] is True
+    assert parameters[("/api/students/attendance/weekly", "week")]["schema"]["pattern"] == ISO_WEEK
+    assert parameters[("/api/admin/audit", "limit")]["required"] is False
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    dashboard = spec["paths"]["/api/students/dashboard"]["get"]
+    assert dashboard["security"] == [{"bearerAuth": []}]
+    assert {"400", "401", "403", "413", "429", "431", "500", "503"} <= set(dashboard["responses"])
+    assert "security" not in spec["paths"]["/healthz"]["get"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("to=0.5", "to"),
+        ("from=2026-11-30T08:00:00", "from"),
+        ("from=yesterday", "from"),
+        ("userId=1b4e28ba2fa141d2883f0016d3cca427", "userId"),
+        ("success=yes", "success"),
+        ("limit=1.5", "limit"),
+    ],
+)
+async def test_audit_filters_take_exactly_their_documented_formats(
+    client: Client, school: SeedResult, query: str, field: str
+) -> None:
+    response = await client.get(f"/api/admin/audit?{query}", headers=bearer(school.admin_id))
+    body = await response.get_json()
+    assert response.status_code == 400 and body["error"]["field"] == field, body
+
+
+async def test_any_offset_rfc3339_allows_is_accepted(client: Client, school: SeedResult) -> None:
+    """Postgres refuses offsets past 15:59; the edge hands it UTC."""
+    for value in ("0138-06-22T06:18:10-22:11", "2026-11-30T08:00:00.5+23:59", "9999-12-31T23:59:59Z"):
+        response = await client.get(
+            f"/api/admin/audit?to={value.replace('+', '%2B')}", headers=bearer(school.admin_id)
+        )
+        assert response.status_code == 200, await response.get_json()
+
+
+def test_the_week_pattern_admits_exactly_the_weeks_that_exist() -> None:
+    pattern = re.compile(ISO_WEEK)
+    for year in range(0, 10_000):
+        weeks = dt.date(year, 12, 28).isocalendar().week if year else 0
+        admitted = [w for w in range(0, 56) if pattern.fullmatch(f"{year:04d}-W{w:02d}")]
+        assert admitted == list(range(1, weeks + 1)), year
