@@ -560,9 +560,6 @@ begin
     if page_offset is null or page_offset < 0 then
         raise exception using errcode = '22023', message = 'offset must not be negative';
     end if;
-    if from_time is not null and to_time is not null and from_time > to_time then
-        raise exception using errcode = '22023', message = 'from must not be after to';
-    end if;
     with matching as (
         select l.*
         from audit.audit_logs as l

@@ -108,6 +108,9 @@ async def test_every_endpoint_answers_as_documented(
     page = await check(audit, "GET", await client.get(f"{audit}?success=false&limit=5", headers=admin), 200)
     assert page.entries, "the refused requests above were audited"
     await check(audit, "GET", await client.get(f"{audit}?to=0.5", headers=admin), 400)
+    backwards = "from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z"
+    empty = await check(audit, "GET", await client.get(f"{audit}?{backwards}", headers=admin), 200)
+    assert (empty.entries, empty.total) == ([], 0), "a range that ends before it starts holds nothing"
     await check(audit, "GET", await client.get(audit, headers=teacher), 403)
     reset = "/api/admin/rate-limits/<userId>"
     target = f"/api/admin/rate-limits/{school.demo_student_id}"
