@@ -99,6 +99,8 @@ def test_a_change_committed_while_a_refresh_runs_keeps_the_views_dirty(
             "update app.attendance_records set status = 'present' where student_id = %s", (school,)
         )
         writer_xid = writer.execute("select pg_current_xact_id()").fetchone()
+        # Were the refresh to wait for the writer, it would fail here rather than hang.
+        db.execute("set statement_timeout = '10s'")
         assert db.execute("select analytics.refresh()").fetchone() == (True,), "the writer held nothing up"
         writer.commit()
     assert view_rate(db, school) != Decimal("100.00"), "the refresh could not see the writer's change"

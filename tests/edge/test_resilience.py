@@ -127,7 +127,7 @@ class FlakyProxy:
 async def test_reads_are_retried_on_connection_failures(
     settings: EdgeSettings, school: SeedResult, edge_db_url: str
 ) -> None:
-    """P39: a read that cannot connect is retried after each configured delay, then succeeds."""
+    """P39: a read whose first connection is refused is retried after the first delay, and succeeds."""
     port = int(edge_db_url.rsplit(":", 1)[1].split("/")[0])
     # The pool itself waits about a second before reconnecting after a failure, so one refused
     # connection costs the first attempt (0.5 s pool timeout) and the retries absorb the rest.
