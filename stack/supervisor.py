@@ -142,14 +142,14 @@ def run(stack: Stack, processes: Sequence[Process]) -> int:
             for process in processes:
                 if not process.embedded(stack):
                     process.external(stack)
-                    child = None
-                elif process.name in reused:
-                    print(f"{process.name}: already running, used as it is")
-                    child = None
                 else:
-                    child = _start(stack, process, logs)
-                    started.append(Running(process, child))
-                _wait_ready(stack, process, child)
+                    child = None
+                    if process.name in reused:
+                        print(f"{process.name}: already running, used as it is")
+                    else:
+                        child = _start(stack, process, logs)
+                        started.append(Running(process, child))
+                    _wait_ready(stack, process, child)
                 process.after_ready(stack)
             print(f"edge:      {stack.edge_url}  (GET /readyz)")
             print(f"settings:  source {env_file}")
