@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from edge.ratelimit import BUCKETS
+
 
 class SettingsError(Exception):
     """A setting is present but unusable."""
@@ -27,9 +29,15 @@ def _limits(raw: str | None) -> dict[str, tuple[int, int]]:
         return {}
     try:
         parsed = json.loads(raw)
-        return {str(k): (int(v[0]), int(v[1])) for k, v in parsed.items()}
+        limits = {str(k): (int(v[0]), int(v[1])) for k, v in parsed.items()}
     except (ValueError, TypeError, IndexError, AttributeError) as exc:
         raise SettingsError(f"RATE_LIMITS must map bucket names to [requests, seconds]: {exc}") from exc
+    unknown = sorted(set(limits) - set(BUCKETS))
+    if unknown:
+        raise SettingsError(f"RATE_LIMITS names unknown buckets {unknown}; the buckets are {sorted(BUCKETS)}")
+    if any(requests < 1 or window < 1 for requests, window in limits.values()):
+        raise SettingsError("RATE_LIMITS: requests and seconds must be at least 1")
+    return limits
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from typing import Any
 
@@ -16,7 +17,7 @@ from quart.typing import TestClientProtocol as Client
 from db.seed import SeedResult
 from edge import create_app
 from edge.ratelimit import BUCKETS
-from edge.settings import EdgeSettings
+from edge.settings import EdgeSettings, SettingsError
 from tests.edge.conftest import bearer
 
 DASHBOARD = "/api/students/dashboard"
@@ -113,3 +114,20 @@ async def test_anonymous_failures_are_limited_per_ip(
     assert codes == [401, 401, 401, 429, 429]
     row = db.execute("select count(*) from audit.audit_logs where action = 'login_failure'").fetchone()
     assert row == (3,), "refused attempts write no login_failure entries: the log cannot be flooded"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"sse": [10, 60]}', "unknown buckets ['sse']"),
+        ('{"student_reads": [0, 60]}', "at least 1"),
+        ('{"student_reads": 5}', "must map bucket names"),
+        ("not json", "must map bucket names"),
+    ],
+)
+def test_rate_limit_overrides_name_known_buckets_and_sane_numbers(raw: str, message: str) -> None:
+    env = {"DATABASE_URL": "postgresql://x@127.0.0.1/x", "JWT_SECRET": "s" * 32, "RATE_LIMITS": raw}
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        EdgeSettings.from_env(env)
+    env["RATE_LIMITS"] = '{"export": [2, 60]}'
+    assert EdgeSettings.from_env(env).rate_limits == {"export": (2, 60)}
