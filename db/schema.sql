@@ -159,10 +159,12 @@ ALTER TYPE app.staff_role OWNER TO postgres;
 --
 
 CREATE FUNCTION app.exact_rate(p_present integer, p_marked integer) RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO ''
     AS $$
-    select case when p_marked > 0 then round(p_present::numeric, 40) * 100 / p_marked end
+begin
+    return case when p_marked > 0 then round(p_present::numeric, 40) * 100 / p_marked end;
+end;
 $$;
 
 
@@ -173,10 +175,12 @@ ALTER FUNCTION app.exact_rate(p_present integer, p_marked integer) OWNER TO post
 --
 
 CREATE FUNCTION app.round_rate(p_rate numeric) RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO ''
     AS $$
-    select round(round(p_rate, 30), 2)
+begin
+    return round(round(p_rate, 30), 2);
+end;
 $$;
 
 
@@ -433,10 +437,12 @@ ALTER FUNCTION analytics.freshness() OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.freshness_bound() RETURNS interval
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
     AS $$
-    select interval '10 minutes'
+begin
+    return interval '10 minutes';
+end;
 $$;
 
 
@@ -447,10 +453,12 @@ ALTER FUNCTION analytics.freshness_bound() OWNER TO postgres;
 --
 
 CREATE FUNCTION analytics.is_populated(p_view regclass) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-    select c.relispopulated from pg_catalog.pg_class as c where c.oid = p_view
+begin
+    return (select c.relispopulated from pg_catalog.pg_class as c where c.oid = p_view);
+end;
 $$;
 
 
@@ -1303,10 +1311,12 @@ ALTER FUNCTION app.is_marked(p_status app.attendance_status) OWNER TO postgres;
 --
 
 CREATE FUNCTION app.is_staff() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select exists (select 1 from app.staff where id = (select auth.uid()))
+begin
+    return exists (select 1 from app.staff as s where s.id = auth.uid());
+end;
 $$;
 
 
@@ -1555,10 +1565,13 @@ begin
     execute format(
         $sql$
         with delta as (
-            -- A deleted student's rows go with the student (cascade): nothing to count.
-            select d.student_id, d.date, d.status, d.n, app.is_marked(d.status) as counted
+            -- One row per student, date and status, so is_marked() runs once per status of a
+            -- student's day rather than once per record. A deleted student's rows go with the
+            -- student (cascade): nothing to count.
+            select d.student_id, d.date, d.status, sum(d.n)::integer as n, app.is_marked(d.status) as counted
             from (%s) as d
             where exists (select 1 from app.students as s where s.id = d.student_id)
+            group by d.student_id, d.date, d.status
         ),
         per_day as (
             select

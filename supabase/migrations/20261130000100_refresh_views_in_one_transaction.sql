@@ -49,24 +49,32 @@ as $$
     on conflict (xid) do nothing;
 $$;
 
+-- The two helpers below are PL/pgSQL: a SQL function that cannot be inlined (a pinned
+-- search_path prevents it) is parsed and planned again at every call from PL/pgSQL, while
+-- PL/pgSQL keeps its plans for the session.
+
 /** How old the views may be before readers are told they are stale. pg_cron refreshes them this often. */
 create function analytics.freshness_bound()
     returns interval
-    language sql
+    language plpgsql
     immutable
     set search_path = ''
 as $$
-    select interval '10 minutes'
+begin
+    return interval '10 minutes';
+end;
 $$;
 
 /** Has this materialized view been filled since it was created? Before that it cannot be read. */
 create function analytics.is_populated(p_view regclass)
     returns boolean
-    language sql
+    language plpgsql
     stable
     set search_path = ''
 as $$
-    select c.relispopulated from pg_catalog.pg_class as c where c.oid = p_view
+begin
+    return (select c.relispopulated from pg_catalog.pg_class as c where c.oid = p_view);
+end;
 $$;
 
 alter table analytics.refresh_state drop column dirty_since;

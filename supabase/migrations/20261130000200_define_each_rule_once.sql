@@ -21,15 +21,53 @@ as $$
     select p_status <> 'not_marked'::app.attendance_status
 $$;
 
-/** Is the current user staff (a teacher or an admin)? Security definer: reads staff without RLS. */
+/**
+ * Is the current user staff (a teacher or an admin)? Security definer: reads staff without RLS.
+ * PL/pgSQL, so that its plan is kept for the session (see analytics.is_populated).
+ */
 create function app.is_staff()
     returns boolean
-    language sql
+    language plpgsql
     stable
     security definer
     set search_path = ''
 as $$
-    select exists (select 1 from app.staff where id = (select auth.uid()))
+begin
+    return exists (select 1 from app.staff as s where s.id = auth.uid());
+end;
+$$;
+
+/**
+ * 100 x present / marked, exact to 40 decimal places; null without marked periods. Now PL/pgSQL
+ * with a pinned search_path: it runs for every summary row a statement writes (the stored
+ * rates below), where a SQL function that cannot be inlined starts an executor per call.
+ */
+create or replace function app.exact_rate(p_present integer, p_marked integer)
+    returns numeric
+    language plpgsql
+    immutable
+    parallel safe
+    set search_path = ''
+as $$
+begin
+    return case when p_marked > 0 then round(p_present::numeric, 40) * 100 / p_marked end;
+end;
+$$;
+
+/**
+ * Round a rate for output (2 decimals, half away from zero). Sums of 40-digit rates are first
+ * snapped to 30 digits, so a mean or median that is exactly x.xx5 rounds as the exact value does.
+ */
+create or replace function app.round_rate(p_rate numeric)
+    returns numeric
+    language plpgsql
+    immutable
+    parallel safe
+    set search_path = ''
+as $$
+begin
+    return round(round(p_rate, 30), 2);
+end;
 $$;
 
 revoke execute on function app.is_marked(app.attendance_status), app.is_staff() from public;
@@ -82,10 +120,13 @@ begin
     execute format(
         $sql$
         with delta as (
-            -- A deleted student's rows go with the student (cascade): nothing to count.
-            select d.student_id, d.date, d.status, d.n, app.is_marked(d.status) as counted
+            -- One row per student, date and status, so is_marked() runs once per status of a
+            -- student's day rather than once per record. A deleted student's rows go with the
+            -- student (cascade): nothing to count.
+            select d.student_id, d.date, d.status, sum(d.n)::integer as n, app.is_marked(d.status) as counted
             from (%s) as d
             where exists (select 1 from app.students as s where s.id = d.student_id)
+            group by d.student_id, d.date, d.status
         ),
         per_day as (
             select

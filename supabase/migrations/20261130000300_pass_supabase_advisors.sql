@@ -1,9 +1,10 @@
 -- What Supabase's Security and Performance Advisors ask of the schema (`supabase db advisors`).
 --
--- 1. Every function pins search_path to '' (lint 0011). The remaining ones were the rate
---    helpers, two dashboard helpers and the audit log's triggers; their bodies already name
---    every object by schema. A pinned path costs about 1.5 us per call here; the views no longer
---    call the rate helpers per student (they read the stored rates), so no refresh pays it.
+-- 1. Every function pins search_path to '' (lint 0011). The remaining ones were two dashboard
+--    helpers and the audit log's triggers; their bodies already name every object by schema.
+--    A pinned path costs about 1.5 us per call here. The rate helpers were rewritten with a
+--    pinned path by the previous migration; the views read stored rates instead of calling
+--    them per student, so no refresh pays for it.
 -- 2. pg_cron lives in pg_catalog, as on Supabase, not in public (lint 0014). An extension that
 --    is not relocatable moves only by being dropped and created again: every job is kept and
 --    scheduled again under its name, database, user and active flag; the run history
@@ -13,8 +14,6 @@
 --    a range that ends before it starts with an empty page instead of an error).
 -- 4. Each security definer function in api says why it runs as its owner.
 
-alter function app.exact_rate(integer, integer) set search_path = '';
-alter function app.round_rate(numeric) set search_path = '';
 alter function app.caller_student_id() set search_path = '';
 alter function app.student_trend(uuid) set search_path = '';
 alter function audit.tg_audit_logs__immutable() set search_path = '';
