@@ -119,14 +119,17 @@ begin
     );
     execute format(
         $sql$
-        with delta as (
-            -- One row per student, date and status, so is_marked() runs once per status of a
-            -- student's day rather than once per record. A deleted student's rows go with the
-            -- student (cascade): nothing to count.
-            select d.student_id, d.date, d.status, sum(d.n)::integer as n, app.is_marked(d.status) as counted
+        with statuses as (
+            -- is_marked() once per status, not once per record.
+            select s.status, app.is_marked(s.status) as counted
+            from unnest(enum_range(null::app.attendance_status)) as s (status)
+        ),
+        delta as (
+            -- A deleted student's rows go with the student (cascade): nothing to count.
+            select d.student_id, d.date, d.status, d.n, st.counted
             from (%s) as d
+            inner join statuses as st on d.status = st.status
             where exists (select 1 from app.students as s where s.id = d.student_id)
-            group by d.student_id, d.date, d.status
         ),
         per_day as (
             select
