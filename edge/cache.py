@@ -6,6 +6,7 @@ was computed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -18,6 +19,7 @@ import orjson
 import structlog
 
 from edge import keys
+from edge.errors import ApiError
 from edge.guarded_redis import GuardedRedis, RedisUnavailable, lua_script
 
 log = structlog.get_logger("edge")
@@ -27,6 +29,8 @@ Compute = Callable[[], Awaitable[dict[str, Any]]]
 
 class CacheService:
     """The seed's cache interface over JSON values (used by jobs, invalidation and tests)."""
+
+    INVALIDATE = lua_script("invalidate")
 
     def __init__(self, redis: GuardedRedis) -> None:
         self._r = redis
@@ -55,12 +59,15 @@ class CacheService:
         return int(await self._r.run(lambda: self._r.client.incrby(key, amount)))
 
     async def invalidate_student(self, student_id: uuid.UUID | str) -> None:
-        """Every cached response about this student stops being read: one INCR."""
-        await self.increment(keys.student_generation(str(student_id)))
+        """Every cached response about this student stops being read: one generation bump."""
+        await self._bump(keys.student_generation(str(student_id)))
 
     async def invalidate_class(self, class_id: uuid.UUID | str) -> None:
-        """Every cached response about this class, and its students' dashboards: one INCR."""
-        await self.increment(keys.class_generation(str(class_id)))
+        """Every cached response about this class, and its students' dashboards: one bump."""
+        await self._bump(keys.class_generation(str(class_id)))
+
+    async def _bump(self, generation: str) -> None:
+        await self._r.run(lambda: self._r.channel.evalsha(self.INVALIDATE, [generation], ()))
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,10 @@ class Entry:
 
 
 class ResponseCache:
-    """Stores computed responses under the generations they were computed at; computes each key
-    once however many requests miss it; refreshes a stale entry once across processes."""
+    """Stores computed responses under the generations the lookup saw before computing them;
+    computes each key once however many requests miss it; refreshes a stale entry once across
+    processes."""
 
-    SCRIPT = lua_script("store")
     # Entries stay readable (as stale) for this many TTLs after they stop being fresh.
     STALE_FACTOR = 3
     # One background refresh per key across processes within this time.
@@ -112,7 +119,7 @@ class ResponseCache:
 
     def __init__(self, redis: GuardedRedis) -> None:
         self._r = redis
-        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._class_of: OrderedDict[str, str] = OrderedDict()
 
@@ -132,28 +139,24 @@ class ResponseCache:
             out.append(keys.class_generation(class_id))
         return out
 
-    def _late_generations(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> list[str] | None:
-        """Generations to stamp at store time: the class of a student this process had not seen
-        (read when storing, so a class-wide change committed during that first computation can
-        stay cached until the entry's TTL). None when the lookup named another class than the
-        response: the entry is not stored, and the next lookup names the right one."""
+    def _storable(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> bool:
+        """Was this body computed under generations the stamp names? Not when the lookup could
+        not name the student's class (this process had not seen the student yet) or named
+        another one: the body is served and not stored, and the class is remembered, so the
+        next lookup reads the right class's generation before computing."""
         class_id = str(body.get("classId") or "") if spec.student_class else ""
         if not class_id:
-            return []
+            return True
         self._class_of[spec.student_id] = class_id
         self._class_of.move_to_end(spec.student_id)
         if len(self._class_of) > self.KNOWN_CLASSES:
             self._class_of.popitem(last=False)
-        stamped = keys.stamped_generations(stamp)
-        generation = keys.class_generation(class_id)
-        if generation in stamped:
-            return []
-        return None if any(keys.is_class_generation(k) for k in stamped) else [generation]
+        return keys.class_generation(class_id) in keys.stamped_generations(stamp)
 
     async def store(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> None:
-        """Store a computed body under `stamp`, the generations the lookup saw before computing it."""
-        late = self._late_generations(spec, stamp, body)
-        if late is None:
+        """Store a computed body under `stamp`, the generations the lookup saw before computing
+        it: a generation bumped in between leaves the entry unread."""
+        if not self._storable(spec, stamp, body):
             return
         now = int(time.time() * 1000)
         freshness = body.get("freshness") or {}
@@ -163,19 +166,22 @@ class ResponseCache:
             "stale": bool(body.get("stale")),
             "viewAge": freshness.get("ageSeconds"),
         }
-        args = (stamp, orjson.dumps(meta) + b"\n" + self.dumps(body), spec.ttl_s * 1000 * self.STALE_FACTOR)
+        value = b"\n".join((stamp.encode(), orjson.dumps(meta), self.dumps(body)))
+        ttl_ms = spec.ttl_s * 1000 * self.STALE_FACTOR
         try:
-            await self._r.run(lambda: self._r.channel.evalsha(self.SCRIPT, [spec.key, *late], args))
+            await self._r.run(lambda: self._r.channel.execute("SET", spec.key, value, "PX", ttl_ms))
         except RedisUnavailable:
             pass
 
     async def single_flight(self, spec: CacheSpec, stamp: str, compute: Compute) -> dict[str, Any]:
-        """Compute once per key in this process, however many requests miss at the same time."""
-        task = self._inflight.get(spec.key)
+        """Compute once per key and stamp in this process, however many requests miss at the same
+        time; a request whose lookup saw newer generations does not join an older computation."""
+        flight = (spec.key, stamp)
+        task = self._inflight.get(flight)
         if task is None:
             task = asyncio.ensure_future(self._compute_and_store(spec, stamp, compute))
-            self._inflight[spec.key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(spec.key, None))
+            self._inflight[flight] = task
+            task.add_done_callback(lambda _: self._inflight.pop(flight, None))
         return await asyncio.shield(task)
 
     async def _compute_and_store(self, spec: CacheSpec, stamp: str, compute: Compute) -> dict[str, Any]:
@@ -184,7 +190,8 @@ class ResponseCache:
         return body
 
     def refresh_in_background(self, spec: CacheSpec, stamp: str, compute: Compute) -> None:
-        """A stale entry was served: refresh it once, across every process sharing Redis."""
+        """A stale entry was served: refresh it once, across every process sharing Redis. If the
+        caller may no longer see it (403, 404), the entry is dropped."""
 
         async def refresh() -> None:
             # The lock is left to expire rather than deleted: a read that found the entry stale
@@ -196,13 +203,20 @@ class ResponseCache:
                 )
             except RedisUnavailable:
                 return
-            if won:
-                try:
-                    await self.single_flight(spec, stamp, compute)
-                except Exception:  # noqa: BLE001 - the stale entry stays; the next read after the lock retries
-                    log.warning("background_refresh_failed", key=spec.key, exc_info=True)
+            if not won:
+                return
+            try:
+                await self.single_flight(spec, stamp, compute)
+            except ApiError as error:
+                if error.status in (403, 404):
+                    with contextlib.suppress(RedisUnavailable):
+                        await self._r.run(lambda: self._r.channel.execute("DEL", spec.key))
+                else:
+                    log.warning("background_refresh_failed", key=spec.key, status=error.status)
+            except Exception:  # noqa: BLE001 - the stale entry stays; the next read after the lock retries
+                log.warning("background_refresh_failed", key=spec.key, exc_info=True)
 
-        if spec.key in self._inflight:
+        if (spec.key, stamp) in self._inflight:
             return
         task = asyncio.ensure_future(refresh())
         self._background.add(task)

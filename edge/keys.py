@@ -39,10 +39,6 @@ def class_generation(class_id: str) -> str:
     return f"gen:c:{{{class_id}}}"
 
 
-def is_class_generation(key: str) -> bool:
-    return key.startswith("gen:c:")
-
-
 def stamped_generations(stamp: str) -> dict[str, str]:
     """The generation keys and values in a cached entry's stamp ("<key>=<value>;" each, as the
     Lua scripts write it)."""

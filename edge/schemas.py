@@ -9,12 +9,13 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$"
 )
+INTEGER = re.compile(r"^-?[0-9]+$")
 
 
 def iso_week_pattern() -> str:
@@ -52,17 +53,36 @@ def _uuid_text(value: Any) -> Any:
 
 
 def _rfc3339(value: Any) -> Any:
-    if isinstance(value, str) and not RFC3339.match(value):
+    """An RFC 3339 date-time, as UTC. Postgres refuses offsets past 15:59 and Python times
+    outside years 1-9999, though RFC 3339 allows both: a filter bound beyond them means "from
+    the beginning" or "to the end", so it is clamped there; a leap second is its second's end."""
+    if not isinstance(value, str):
+        return value
+    match = RFC3339.match(value)
+    if match is None:
         raise ValueError("must be an RFC 3339 date-time with an offset, such as 2026-11-30T08:00:00Z")
-    return value
-
-
-def _in_utc(value: dt.datetime) -> dt.datetime:
-    """Every offset RFC 3339 allows, handed to Postgres as UTC (it refuses offsets past 15:59)."""
+    year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
+    fraction = int((match[7] or "0")[:6].ljust(6, "0"))
+    if second == 60:
+        second, fraction = 59, 999_999
+    sign, offset_hours, offset_minutes = match[8], int(match[9] or 0), int(match[10] or 0)
+    if hour > 23 or minute > 59 or second > 59 or offset_hours > 23 or offset_minutes > 59:
+        raise ValueError("is not a valid time of day or offset")
+    offset = dt.timedelta(hours=offset_hours, minutes=offset_minutes) * (-1 if sign == "-" else 1)
     try:
-        return value.astimezone(dt.UTC)
-    except OverflowError as exc:
-        raise ValueError("is out of range") from exc
+        local = dt.datetime(year, month, day, hour, minute, second, fraction, dt.timezone(offset))
+    except ValueError as exc:
+        raise ValueError("is not a valid date") from exc
+    try:
+        return local.astimezone(dt.UTC)
+    except OverflowError:
+        return (dt.datetime.min if offset > dt.timedelta(0) else dt.datetime.max).replace(tzinfo=dt.UTC)
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, str) and not INTEGER.match(value):
+        raise ValueError("must be an integer written in digits")
+    return value
 
 
 def _true_or_false(value: Any) -> Any:
@@ -72,9 +92,11 @@ def _true_or_false(value: Any) -> Any:
 
 
 # Query parameters in exactly the formats the OpenAPI document names: pydantic alone would also
-# take a uuid without hyphens, a Unix time for a date-time ("0.5") and "yes" for a boolean.
+# take a uuid without hyphens, a Unix time for a date-time ("0.5"), "yes" for a boolean and
+# "1_0" or "10.0" for an integer.
 UuidParam = Annotated[uuid.UUID, BeforeValidator(_uuid_text)]
-DateTimeParam = Annotated[dt.datetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc)]
+DateTimeParam = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
+IntParam = Annotated[int, BeforeValidator(_integer)]
 BoolParam = Annotated[bool, BeforeValidator(_true_or_false)]
 # The pattern is documented; the validator says in words what is wrong.
 IsoWeek = Annotated[
@@ -105,8 +127,8 @@ class AuditQuery(Strict):
     success: BoolParam | None = None
     # The range of limit and the sign of offset are also enforced by api.audit_logs (22023);
     # here they fail earlier, naming the field. The offset's upper bound is the edge's alone.
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: IntParam = Field(default=50, ge=1, le=500)
+    offset: IntParam = Field(default=0, ge=0, le=1_000_000)
 
 
 class ErrorBody(Strict):

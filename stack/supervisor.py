@@ -174,11 +174,17 @@ def run(stack: Stack, processes: Sequence[Process]) -> int:
 
 def _wait_for_an_exit(started: Sequence[Running]) -> Running:
     """Block until one of the started processes exits (a signal interrupts the wait)."""
+    ours = {running.child.pid: running for running in started}
     while True:
-        if started:
-            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
-        else:
+        if not started:
             signal.pause()
+            continue
+        # WNOWAIT leaves the child for Popen to reap; a child that is not ours is reaped here,
+        # or the next wait would return it again at once.
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        if info is not None and info.si_pid not in ours:
+            os.waitpid(info.si_pid, 0)
+            continue
         for running in started:
             if running.child.poll() is not None:
                 return running

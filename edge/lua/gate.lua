@@ -9,8 +9,8 @@
 --
 -- A cached value starts with the stamp of the generations it was computed at, then a newline.
 -- The stamp lists each generation key with its value; a value whose stamp is not the current
--- one is never returned, so bumping a generation (one INCR) invalidates every response built
--- on it.
+-- one is never returned, so bumping a generation (invalidate.lua) invalidates every response
+-- built on it.
 -- Returns {allowed, count, reset_ms, retry_after_ms, first_violation, now_ms, stamp, value}.
 
 local t = redis.call('TIME')
@@ -41,7 +41,14 @@ local stamp = ''
 local value = false
 if #KEYS >= 3 then
   for i = 4, #KEYS do
-    stamp = stamp .. KEYS[i] .. '=' .. (redis.call('GET', KEYS[i]) or '0') .. ';'
+    local generation = redis.call('GET', KEYS[i])
+    if not generation then
+      -- Never bumped, or evicted (allkeys-lru): start a new epoch from the clock, so that no
+      -- entry stamped before an eviction can match again.
+      generation = t[1] .. string.format('%06d', tonumber(t[2]))
+      redis.call('SET', KEYS[i], generation)
+    end
+    stamp = stamp .. KEYS[i] .. '=' .. generation .. ';'
   end
   local stored = redis.call('GET', KEYS[3])
   if stored and string.sub(stored, 1, #stamp + 1) == stamp .. '\n' then

@@ -17,7 +17,7 @@ from db.seed import SeedResult
 from edge import keys
 from edge.settings import EdgeSettings
 from tests.db.helpers import call_as
-from tests.edge.conftest import bearer
+from tests.edge.conftest import bearer, introduce
 
 
 def computations(app: Quart, endpoint: str) -> float:
@@ -57,6 +57,7 @@ async def test_dashboard_is_the_api_function_result(
 
 async def test_second_request_is_a_cache_hit_with_the_same_body(client: Client, school: SeedResult) -> None:
     headers = bearer(school.demo_student_id)
+    await introduce(client, headers)
     first = await client.get("/api/students/dashboard", headers=headers)
     started = time.perf_counter()
     second = await client.get("/api/students/dashboard", headers=headers)
@@ -99,6 +100,7 @@ async def test_invalidating_a_student_or_class_drops_their_entries(
 ) -> None:
     headers = bearer(school.demo_student_id)
     cache = app.extensions["edge"].cache
+    await introduce(client, headers)
     for path in ("/api/students/dashboard", "/api/students/ranking", "/api/students/class-statistics"):
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS"
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "HIT"
@@ -115,6 +117,7 @@ async def test_stale_entries_are_served_while_one_refresh_runs(
     app: Quart, client: Client, school: SeedResult, settings: EdgeSettings
 ) -> None:
     headers = bearer(school.demo_student_id)
+    await introduce(client, headers)
     await client.get("/api/students/dashboard", headers=headers)
     redis = Redis.from_url(settings.redis_url)
     key = keys.cached_response(str(school.demo_student_id), "dashboard")
@@ -136,8 +139,12 @@ async def test_stale_entries_are_served_while_one_refresh_runs(
 async def test_every_cached_student_endpoint_hits_on_the_second_request(
     client: Client, school: SeedResult
 ) -> None:
-    """Including the first request of a student whose class the cache does not know yet."""
+    """Once the process knows the student's class; the very first response that depends on the
+    class is computed without being stored, since its class's generation could not be read
+    before computing it."""
     headers = bearer(school.demo_student_id)
+    first = await client.get("/api/students/class-statistics", headers=headers)
+    assert first.headers["X-Cache"] == "MISS"
     for path in (
         "/api/students/attendance/weekly?week=2026-W40",
         "/api/students/class-statistics",
@@ -147,6 +154,31 @@ async def test_every_cached_student_endpoint_hits_on_the_second_request(
     ):
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "MISS", path
         assert (await client.get(path, headers=headers)).headers["X-Cache"] == "HIT", path
+
+
+async def test_a_stale_entry_the_caller_may_no_longer_see_is_dropped(
+    app: Quart, client: Client, school: SeedResult, settings: EdgeSettings, db: psycopg.Connection[Any]
+) -> None:
+    """A teacher removed from a class: the stale entry is served once more while it is refreshed,
+    the refresh is refused (403) and the entry goes, so the next request is refused too."""
+    teacher = bearer(school.demo_teacher_id)
+    [(class_id,)] = db.execute(
+        "select class_id::text from app.class_teachers where teacher_id = %s", (school.demo_teacher_id,)
+    ).fetchall()
+    path = f"/api/classes/{class_id}/statistics"
+    await client.get(path, headers=teacher)
+    assert (await client.get(path, headers=teacher)).headers["X-Cache"] == "HIT"
+    db.execute("delete from app.class_teachers where teacher_id = %s", (school.demo_teacher_id,))
+    redis = Redis.from_url(settings.redis_url)
+    key = keys.cached_response(str(school.demo_teacher_id), f"class:{class_id}:statistics")
+    raw = redis.get(key)
+    assert isinstance(raw, bytes)
+    stamp, meta, body = raw.split(b"\n", 2)
+    redis.set(key, b"\n".join((stamp, json.dumps({**json.loads(meta), "freshUntil": 0}).encode(), body)))
+    assert (await client.get(path, headers=teacher)).headers["X-Cache"] == "STALE"
+    await app.extensions["edge"].responses.drain()
+    assert redis.get(key) is None
+    assert (await client.get(path, headers=teacher)).status_code == 403
 
 
 async def test_cache_service_operations(app: Quart) -> None:
@@ -169,6 +201,7 @@ async def test_a_cache_hit_is_one_redis_command(
     """Rate limit and cache lookup together: a hit sends Redis one command (EVALSHA), as MONITOR
     on the server sees it; the commands the script runs inside Redis show as `lua`."""
     headers = bearer(school.demo_student_id)
+    await introduce(client, headers)
     await client.get("/api/students/dashboard", headers=headers)
     watcher, ender = AsyncRedis.from_url(settings.redis_url), AsyncRedis.from_url(settings.redis_url)
     marker = f"end-{time.time_ns()}"

@@ -17,7 +17,7 @@ from edge.breaker import CircuitBreaker
 from edge.settings import EdgeSettings
 from stack.redis_server import EmbeddedRedis
 from tests.db.helpers import call_as
-from tests.edge.conftest import bearer
+from tests.edge.conftest import bearer, introduce
 
 DASHBOARD = "/api/students/dashboard"
 
@@ -42,6 +42,7 @@ async def test_redis_stopped_mid_test_serves_from_postgres_then_caching_resumes(
             success_threshold=conf.redis_breaker_successes,
             clock=lambda: now[0],
         )
+        await introduce(client, headers)
         assert (await client.get(DASHBOARD, headers=headers)).headers["X-Cache"] == "MISS"
         assert (await client.get(DASHBOARD, headers=headers)).headers["X-Cache"] == "HIT"
 
