@@ -36,12 +36,15 @@ begin
     for v_job in select * from saved_cron_jobs order by jobid loop
         if v_job.jobname is null then
             v_id := cron.schedule(v_job.schedule, v_job.command);
+            perform cron.alter_job(
+                v_id, database => v_job.database, username => v_job.username, active => v_job.active
+            );
         else
-            v_id := cron.schedule(v_job.jobname, v_job.schedule, v_job.command);
+            -- Named in its owner's name: jobs of one name but different users stay apart.
+            perform cron.schedule_in_database(
+                v_job.jobname, v_job.schedule, v_job.command, v_job.database, v_job.username, v_job.active
+            );
         end if;
-        perform cron.alter_job(
-            v_id, database => v_job.database, username => v_job.username, active => v_job.active
-        );
     end loop;
 end
 $$;

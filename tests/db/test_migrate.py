@@ -11,6 +11,7 @@ import pytest
 
 from db.config import MIGRATIONS_DIR
 from db.migrate import LOCK_KEY, MigrationError, discover, migrate, status
+from db.tempcluster import temp_cluster
 from tests.db.helpers import wait_for
 
 FIRST = "20260101000000_create_widgets.sql"
@@ -174,3 +175,35 @@ def test_misnamed_file_is_refused(tmp_path: Path) -> None:
 
 def test_project_migrations_are_all_applied_to_the_template(db_url: str) -> None:
     assert {s.state for s in status(db_url, MIGRATIONS_DIR)} == {"applied"}
+
+
+@pytest.mark.slow
+def test_moving_pg_cron_out_of_public_keeps_every_job(tmp_path: Path) -> None:
+    """The advisors' migration drops and re-creates pg_cron in pg_catalog: jobs of a DBA's (named
+    alike for two users, unnamed, inactive, in another user's name) come back as they were."""
+    moving = next(m for m in discover() if m.name == "pass_supabase_advisors")
+    for migration in discover():
+        if migration.version < moving.version:
+            write(tmp_path, migration.path.name, migration.sql)
+    jobs = "select jobname, schedule, command, database, username, active from cron.job order by 1, 2"
+    with temp_cluster() as pg:
+        migrate(pg.url(), tmp_path, log=lambda _: None)
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("create role dba_bob login")
+            conn.execute(
+                "select cron.schedule_in_database('nightly', '1 1 * * *', 'select 1', %s, 'dba_bob', false)",
+                (pg.dbname,),
+            )
+            conn.execute("select cron.schedule('nightly', '2 2 * * *', 'select 2')")
+            conn.execute("select cron.schedule('3 3 * * *', 'select 3')")
+            before = conn.execute(jobs).fetchall()
+            assert conn.execute(
+                "select extnamespace::regnamespace::text from pg_extension where extname = 'pg_cron'"
+            ).fetchone() == ("public",)
+        write(tmp_path, moving.path.name, moving.sql)
+        migrate(pg.url(), tmp_path, log=lambda _: None)
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            assert conn.execute(jobs).fetchall() == before
+            assert conn.execute(
+                "select extnamespace::regnamespace::text from pg_extension where extname = 'pg_cron'"
+            ).fetchone() == ("pg_catalog",)
