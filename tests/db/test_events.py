@@ -368,3 +368,93 @@ def test_students_cannot_read_the_outbox(db: psycopg.Connection[Any], school: Sc
         call_as(db, school.students[0], "select count(*) from app.events")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         call_as(db, school.students[0], "select * from app.read_events(null)")
+
+
+def events_as(db: psycopg.Connection[Any], student: uuid.UUID, after: str | None, **kw: Any) -> dict[str, Any]:
+    args = ", ".join(["%s"] + [f"{k} => %s" for k in kw])
+    result: dict[str, Any] = call_as(db, student, f"select api.events({args})", (after, *kw.values()))
+    return result
+
+
+def test_a_student_reads_their_own_changes_and_only_the_fact_that_their_class_changed(
+    db: psycopg.Connection[Any], school: School
+) -> None:
+    me, classmate = school.students[0], school.students[1]
+    start = events_as(db, me, None)
+    assert start["events"] == [] and not start["reset"]
+    db.execute(school.mark_sql(1, "absent", [me]))
+    db.execute(school.mark_sql(2, "sick", [classmate]))
+    page = events_as(db, me, start["nextAfter"])
+    kinds = [e["event"] for e in page["events"]]
+    assert kinds == ["attendance_update", "metrics_update"]
+    own, metrics = page["events"]
+    assert own["data"]["status"] == "absent" and own["data"]["studentId"] == str(me)
+    assert str(classmate) not in str(page), "nothing of a classmate's record reaches another student"
+    assert own["id"] < metrics["id"] <= page["nextAfter"], "the metrics carry the page's last position"
+    assert metrics["data"]["studentId"] == str(me) and metrics["data"]["absentDays"] == 1
+    assert events_as(db, me, page["nextAfter"])["events"] == []
+
+    # The classmate's page holds their own change and not mine.
+    theirs = events_as(db, classmate, start["nextAfter"])
+    assert [e["data"].get("status") for e in theirs["events"] if e["event"] == "attendance_update"] == ["sick"]
+
+
+def test_pages_split_at_the_limit_and_resume_without_a_gap(db: psycopg.Connection[Any], school: School) -> None:
+    me = school.students[0]
+    after = events_as(db, me, None)["nextAfter"]
+    for period in range(1, 6):
+        db.execute(school.mark_sql(period, students=[me]))
+    seen: list[int] = []
+    while True:
+        page = events_as(db, me, after, lim=2)
+        seen += [e["data"]["period"] for e in page["events"] if e["event"] == "attendance_update"]
+        if page["nextAfter"] == after:
+            break
+        after = page["nextAfter"]
+    assert seen == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("position", ["nonsense", "f" * 32, "7" * 32])
+def test_a_position_that_is_not_one_of_ours_gets_a_reset(
+    db: psycopg.Connection[Any], school: School, position: str
+) -> None:
+    page = events_as(db, school.students[0], position)
+    assert page["reset"] is True
+    (reset,) = page["events"]
+    assert reset["event"] == "reset" and reset["id"] == page["nextAfter"]
+    assert reset["data"]["reason"] in ("malformed", "future")
+
+
+def test_a_position_older_than_the_retention_gets_a_reset(db: psycopg.Connection[Any], school: School) -> None:
+    me = school.students[0]
+    after = events_as(db, me, None)["nextAfter"]
+    db.execute(school.mark_sql(1))
+    db.execute("update app.events set at = now() - interval '5 days'")
+    db.execute("select app.create_event_partitions(0, (now() - interval '5 days')::date)")
+    db.execute("select app.drop_expired_event_partitions()")
+    page = events_as(db, me, after)
+    assert page["reset"] is True and page["events"][0]["data"]["reason"] == "expired"
+
+
+def test_staff_have_no_event_stream(db: psycopg.Connection[Any], school: School) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        call_as(db, school.teacher, "select api.events(null)")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        call_as(db, school.teacher, "select api.event_stream()")
+
+
+def test_a_refresh_tells_the_classes_whose_figures_it_changed(
+    db: psycopg.Connection[Any], school: School, reader: Reader
+) -> None:
+    other = School(db)
+    db.execute(school.mark_sql(1))
+    db.execute(other.mark_sql(1))
+    db.execute("select analytics.refresh()")
+    reader.read()
+    db.execute(school.mark_sql(1, "absent", school.students[:1]))
+    db.execute("select analytics.refresh()")
+    figures = [e for e in reader.read() if e[1] == "class_figures"]
+    got = db.execute(
+        "select class_id from app.events where topic = 'class_figures' order by horizon desc, id desc limit 1"
+    ).fetchone()
+    assert len(figures) == 1 and got == (school.class_id,)
