@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from edge.auth import TokenVerifier
 from edge.blueprints.admin import admin
 from edge.blueprints.classes import classes
+from edge.blueprints.live import live
 from edge.blueprints.ops import ops
 from edge.blueprints.students import students
 from edge.breaker import CircuitBreaker
@@ -37,10 +38,12 @@ from edge.errors import (
 from edge.gate import Gate
 from edge.guarded_redis import GuardedRedis
 from edge.observability import Metrics, RequestTrace, configure_logging, current_trace, request_id
+from edge.outbox import Bridge
 from edge.ratelimit import limits
 from edge.resources import ResourceMonitor
-from edge.serving import EdgeState
+from edge.serving import EdgeState, enrich
 from edge.settings import EdgeSettings
+from edge.streams import Hub
 
 log = structlog.get_logger("edge")
 
@@ -75,7 +78,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         security_schemes={BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=ContractProvider,
     )
-    for blueprint in (ops, students, classes, admin):
+    for blueprint in (ops, students, live, classes, admin):
         app.register_blueprint(blueprint)
     metrics = Metrics()
 
@@ -118,22 +121,32 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         # Health checks run every 30 s on idle connections, not on every checkout (a round
         # trip per request); a connection that breaks in between fails a read, which is retried.
         await resources.start(on_tick=pool.check, every_s=30.0)
+        cache, responses = CacheService(redis), ResponseCache(redis)
+        hub = Hub(redis, record_ttl_s=conf.sse_record_ttl_s)
+        bridge = Bridge(conf.database_url, hub, redis, cache, responses, enrich, poll_s=conf.events_poll_s)
+        metrics.watch_streams(hub)
         app.extensions["edge"] = EdgeState(
             settings=conf,
             db=Database(pool, conf.db_retry_delays_s),
             redis=redis,
             gate=Gate(redis, limits(conf.rate_limits)),
-            cache=CacheService(redis),
-            responses=ResponseCache(redis),
+            cache=cache,
+            responses=responses,
             verifier=TokenVerifier(conf.jwt_secret, conf.jwt_jwks_url, conf.jwt_audience),
             metrics=metrics,
             resources=resources,
+            hub=hub,
+            bridge=bridge,
         )
+        await hub.start(every_s=conf.sse_heartbeat_s)
+        await bridge.start()
         await _warn_about_eviction_policy(client)
 
     @app.after_serving
     async def stop() -> None:
         edge: EdgeState = app.extensions["edge"]
+        await edge.bridge.stop()
+        await edge.hub.stop()
         await edge.responses.drain()
         await edge.resources.stop()
         await edge.db.pool.close()

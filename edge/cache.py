@@ -147,11 +147,15 @@ class ResponseCache:
         class_id = str(body.get("classId") or "") if spec.student_class else ""
         if not class_id:
             return True
-        self._class_of[spec.student_id] = class_id
-        self._class_of.move_to_end(spec.student_id)
+        self.learn_class(spec.student_id, class_id)
+        return keys.class_generation(class_id) in keys.stamped_generations(stamp)
+
+    def learn_class(self, student_id: str, class_id: str) -> None:
+        """Remember a student's class (a response or an open stream named it)."""
+        self._class_of[student_id] = class_id
+        self._class_of.move_to_end(student_id)
         if len(self._class_of) > self.KNOWN_CLASSES:
             self._class_of.popitem(last=False)
-        return keys.class_generation(class_id) in keys.stamped_generations(stamp)
 
     async def store(self, spec: CacheSpec, stamp: str, body: dict[str, Any]) -> None:
         """Store a computed body under `stamp`, the generations the lookup saw before computing

@@ -32,6 +32,7 @@ class Operation:
     uuid_params: tuple[str, ...] = ()
     authenticated: bool = True
     cached: bool = False
+    event_stream: str = ""
 
 
 def operation(
@@ -40,12 +41,15 @@ def operation(
     uuid_params: Iterable[str] = (),
     authenticated: bool = True,
     cached: bool = False,
+    event_stream: str = "",
 ) -> Callable[[F], F]:
     """What a view can answer besides its documented success: its own error statuses, which path
-    parameters are uuids, whether it takes a bearer token, whether its responses are cached."""
+    parameters are uuids, whether it takes a bearer token, whether its responses are cached, and
+    for a stream of Server-Sent Events, what the stream carries."""
 
     def decorator(func: F) -> F:
-        setattr(func, ATTRIBUTE, Operation(tuple(errors), tuple(uuid_params), authenticated, cached))
+        declared = Operation(tuple(errors), tuple(uuid_params), authenticated, cached, event_stream)
+        setattr(func, ATTRIBUTE, declared)
         return func
 
     return decorator
@@ -94,6 +98,11 @@ class ContractProvider(OpenAPIProvider):
         for parameter in op["parameters"]:
             if parameter["in"] == "path" and parameter["name"] in declared.uuid_params:
                 parameter["schema"] = {"type": "string", "format": "uuid"}
+        if declared.event_stream:
+            op["responses"][200] = {
+                "description": declared.event_stream,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
         statuses = set(declared.errors) | set(EVERY_OPERATION)
         if declared.authenticated:
             statuses |= set(AUTHENTICATED)

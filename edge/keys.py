@@ -53,3 +53,22 @@ def cached_response(owner: str, name: str) -> str:
 def refresh_lock(entry_key: str) -> str:
     """Held while one process recomputes a stale entry, so that only one does."""
     return f"{entry_key}:refreshing"
+
+
+def sse_connection(connection_id: str) -> str:
+    """One open event stream: its student, class, createdAt and lastPing, with a TTL."""
+    return f"sse:connection:{connection_id}"
+
+
+# Every open stream's id, scored by when its record expires: the count across processes.
+SSE_CONNECTIONS = "sse:connections"
+
+
+def sse_ticket(ticket: str) -> str:
+    """A single-use stream ticket: the claims of the token it was issued for."""
+    return f"sse:ticket:{ticket}"
+
+
+# The position through which some edge process has invalidated the cache for every event: a
+# restarted process catches up from here, so changes made while no edge ran are invalidated too.
+EVENTS_INVALIDATED = "events:invalidated-through"

@@ -218,6 +218,17 @@ class Metrics:
             "edge_degraded", "1 while a feature is switched off", ["feature"], registry=self.registry
         )
 
+    def watch_streams(self, hub: Any) -> None:
+        """Open event streams: in this process, and across every process sharing Redis (P7)."""
+        Gauge(
+            "edge_sse_streams", "Event streams open in this process", registry=self.registry
+        ).set_function(lambda: len(hub))
+        Gauge(
+            "edge_sse_streams_everywhere",
+            "Event streams open across every edge process (Redis records, as of the last heartbeat)",
+            registry=self.registry,
+        ).set_function(lambda: hub.active_everywhere)
+
     def count_cache(self, status: str) -> None:
         """One response by its X-Cache value."""
         self._cache_series[status].inc()

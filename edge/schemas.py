@@ -333,3 +333,76 @@ class Readiness(Strict):
     circuits: dict[str, Literal["closed", "open", "half_open"]]
     degraded: list[str]
     resources: Resources
+
+
+# An event's position as clients see it (SSE `id:`, Last-Event-ID, `after`).
+EVENT_POSITION = r"^[0-7][0-9a-f]{15}[0-7][0-9a-f]{15}$"
+
+
+class EventsQuery(Strict):
+    after: str | None = Field(
+        default=None,
+        pattern=EVENT_POSITION,
+        description="The id of the last event the client has; absent: start from now.",
+    )
+    limit: IntParam = Field(default=100, ge=1, le=1000)
+
+
+class StreamQuery(Strict):
+    ticket: str | None = Field(default=None, max_length=200, description="A ticket from POST .../sse/ticket.")
+    lastEventId: str | None = Field(  # noqa: N815
+        default=None,
+        max_length=200,
+        description="Resume after this event on a first connection (later ones send Last-Event-ID).",
+    )
+
+
+class AttendanceChange(Strict):
+    """What changed in one of the student's records."""
+
+    change: Literal["marked", "re-marked", "deleted"]
+    studentId: uuid.UUID  # noqa: N815
+    date: dt.date
+    period: int
+    subject: str
+    status: Literal["present", "absent", "sick", "leave", "not_marked"] | None
+    previousStatus: Literal["present", "absent", "sick", "leave", "not_marked"] | None  # noqa: N815
+    markedBy: uuid.UUID | None  # noqa: N815
+    markedAt: dt.datetime  # noqa: N815
+
+
+class ResetReason(Strict):
+    reason: str
+
+
+class AttendanceUpdateEvent(Strict):
+    id: str
+    event: Literal["attendance_update"]
+    data: AttendanceChange
+
+
+class MetricsUpdateEvent(Strict):
+    id: str
+    event: Literal["metrics_update"]
+    data: StudentDashboard
+
+
+class ResetEvent(Strict):
+    id: str
+    event: Literal["reset"]
+    data: ResetReason
+
+
+class EventsPage(Strict):
+    """The student's events after `after`, in order; the SSE stream sends the same ids."""
+
+    events: list[AttendanceUpdateEvent | MetricsUpdateEvent | ResetEvent]
+    nextAfter: str  # noqa: N815
+    reset: bool
+
+
+class StreamTicket(Strict):
+    """A single-use ticket for ?ticket= on the event stream (EventSource cannot send headers)."""
+
+    ticket: str
+    expiresIn: int  # noqa: N815

@@ -9,7 +9,7 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from quart import Response, current_app, request
@@ -24,6 +24,10 @@ from edge.observability import Metrics, current_trace
 from edge.ratelimit import Decision
 from edge.resources import ResourceMonitor
 from edge.settings import EdgeSettings
+from edge.streams import Hub
+
+if TYPE_CHECKING:
+    from edge.outbox import Bridge
 
 log = structlog.get_logger("edge")
 
@@ -41,6 +45,8 @@ class EdgeState:
     verifier: TokenVerifier
     metrics: Metrics
     resources: ResourceMonitor
+    hub: Hub
+    bridge: Bridge
 
 
 def state() -> EdgeState:
@@ -142,7 +148,7 @@ async def enforce(bucket: str, caller: Caller) -> Decision:
     return admission.decision
 
 
-def _enrich(body: dict[str, Any]) -> dict[str, Any]:
+def enrich(body: dict[str, Any]) -> dict[str, Any]:
     """Fields fixed when the figures are computed, so cache and database give the same body."""
     freshness = body.get("freshness") or {}
     body["cachedAt"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -181,7 +187,7 @@ async def serve(
         except ValidationError as exc:
             exc.field = exc.field or field
             raise
-        return _enrich(result) if cacheable else result
+        return enrich(result) if cacheable else result
 
     age = 0
     stale_data = False

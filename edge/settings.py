@@ -67,6 +67,11 @@ class EdgeSettings:
     redis_breaker_window_s: float = 60.0
     redis_breaker_open_s: float = 30.0
     redis_breaker_successes: int = 2
+    # Live updates: how often the bridge reads the outbox without a notification, how often
+    # streams get a heartbeat, and how long a stream's Redis record outlives its last one.
+    events_poll_s: float = 1.0
+    sse_heartbeat_s: float = 15.0
+    sse_record_ttl_s: int = 30
     cpu_limit_percent: float = 80.0
     memory_limit_percent: float = 85.0
     resource_sample_s: float = 5.0
@@ -90,4 +95,6 @@ class EdgeSettings:
             debug=env.get("EDGE_DEBUG", "").lower() in ("1", "true", "yes"),
             rate_limits=_limits(env.get("RATE_LIMITS")),
             response_cache=env.get("RESPONSE_CACHE", "on").lower() not in ("0", "off", "false", "no"),
+            sse_heartbeat_s=float(_int(env, "SSE_HEARTBEAT_S", 15)),
+            sse_record_ttl_s=_int(env, "SSE_RECORD_TTL_S", 30),
         )

@@ -305,3 +305,32 @@ revoke execute on function
 from public;
 grant execute on function app.dashboards_for(uuid[]) to authenticator, service_role;
 grant execute on function api.event_stream(), api.events(text, integer, text) to authenticated, service_role;
+
+/**
+ * Where a reader that has no position of its own starts so as to see every event committed
+ * since p_since: just before the first such event, or now when there is none.
+ */
+create function app.event_position_since(p_since timestamptz)
+    returns text
+    language plpgsql
+    volatile
+    security definer
+    set search_path = ''
+as $$
+declare
+    v_first record;
+begin
+    select e.horizon, e.id into v_first
+    from app.events as e
+    where e.at >= p_since
+    order by e.horizon, e.id
+    limit 1;
+    if v_first.horizon is null then
+        return app.event_head();
+    end if;
+    return app.event_position(v_first.horizon, v_first.id - 1);
+end;
+$$;
+
+revoke execute on function app.event_position_since(timestamptz) from public;
+grant execute on function app.event_position_since(timestamptz) to authenticator, service_role;

@@ -3,6 +3,7 @@ hypercorn processes, tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -84,9 +85,23 @@ def bearer(user: uuid.UUID | str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(user)}"}
 
 
+async def settle(app: Quart, timeout: float = 10.0) -> None:
+    """Wait until the app's events bridge has read everything committed before this call (its
+    invalidations would otherwise land in the middle of a test's cache assertions)."""
+    bridge = app.extensions["edge"].bridge
+    await app.extensions["edge"].db.call_as_edge("select pg_notify('app_events', '')")
+    target = bridge.idle_reads + 2
+    deadline = asyncio.get_running_loop().time() + timeout
+    while bridge.idle_reads < target:
+        assert asyncio.get_running_loop().time() < deadline, "the events bridge did not catch up"
+        await asyncio.sleep(0.01)
+
+
 async def introduce(client: Client, headers: dict[str, str]) -> None:
     """One response that names the student's class, so this app knows it from now on (the first
-    class-dependent response of a student the app has not seen is not stored)."""
+    class-dependent response of a student the app has not seen is not stored). Waits first for
+    the events bridge to have read every change made so far."""
+    await settle(client.app)
     response = await client.get("/api/students/class-statistics", headers=headers)
     assert response.status_code == 200, await response.get_json()
 

@@ -21,7 +21,7 @@ from db.seed import SeedResult
 from edge import create_app
 from edge.schemas import ISO_WEEK, ErrorResponse
 from edge.settings import EdgeSettings
-from tests.edge.conftest import bearer
+from tests.edge.conftest import bearer, settle
 
 UNDOCUMENTED = {"/openapi.json", "/docs", "/metrics", "/static/<path:filename>"}
 
@@ -117,6 +117,43 @@ async def test_every_endpoint_answers_as_documented(
     await check(reset, "DELETE", await client.delete(target, headers=admin), 200)
     await check(reset, "DELETE", await client.delete(target, headers=teacher), 403)
     await check(reset, "DELETE", await client.delete("/api/admin/rate-limits/someone", headers=admin), 400)
+
+    events = "/api/students/events"
+    start = await check(events, "GET", await client.get(events, headers=student), 200)
+    db.execute(
+        "update app.attendance_records set status = 'absent'"
+        " where student_id = %s and date = (select max(date) from app.attendance_records)",
+        (school.demo_student_id,),
+    )
+    await settle(client.app)
+    page = await check(events, "GET", await client.get(f"{events}?after={start.nextAfter}", headers=student), 200)
+    assert {e.event for e in page.events} == {"attendance_update", "metrics_update"}
+    reset = await check(events, "GET", await client.get(f"{events}?after={'7' * 32}", headers=student), 200)
+    assert [e.event for e in reset.events] == ["reset"]
+    await check(events, "GET", await client.get(f"{events}?after=nonsense", headers=student), 400)
+    await check(events, "GET", await client.get(f"{events}?limit=0", headers=student), 400)
+    await check(events, "GET", await client.get(events, headers=teacher), 403)
+    ticket = "/api/students/notifications/sse/ticket"
+    issued = await check(ticket, "POST", await client.post(ticket, headers=student), 201)
+    assert issued.expiresIn == 60
+    sse = "/api/students/notifications/sse"
+    for query, headers in ((f"?ticket={issued.ticket}", {}), ("", student)):
+        async with client.request(f"{sse}{query}", headers=headers) as connection:
+            await connection.send_complete()
+            first = await connection.receive()
+            assert connection.status_code == 200
+            assert connection.headers["Content-Type"].startswith("text/event-stream")
+            documented = contract.spec["paths"][sse]["get"]["responses"]["200"]
+            assert "text/event-stream" in documented["content"]
+            for name, header in documented["headers"].items():
+                if header["required"]:
+                    assert name in connection.headers, name
+            assert first.startswith(b"retry: ") and b"\nid: " in first
+            await connection.disconnect()
+        contract.succeeded.add(("GET", sse))
+    await check(sse, "GET", await client.get(f"{sse}?ticket={issued.ticket}"), 401)
+    await check(sse, "GET", await client.get(f"{sse}?other=1", headers=student), 400)
+    await check(sse, "GET", await client.get(sse, headers=teacher), 403)
 
     await check("/healthz", "GET", await client.get("/healthz"), 200)
     await check("/readyz", "GET", await client.get("/readyz"), 200)

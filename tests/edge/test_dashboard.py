@@ -17,7 +17,7 @@ from db.seed import SeedResult
 from edge import keys
 from edge.settings import EdgeSettings
 from tests.db.helpers import call_as
-from tests.edge.conftest import bearer, introduce
+from tests.edge.conftest import bearer, introduce, settle
 
 
 def computations(app: Quart, endpoint: str) -> float:
@@ -166,6 +166,7 @@ async def test_a_stale_entry_the_caller_may_no_longer_see_is_dropped(
         "select class_id::text from app.class_teachers where teacher_id = %s", (school.demo_teacher_id,)
     ).fetchall()
     path = f"/api/classes/{class_id}/statistics"
+    await settle(app)
     await client.get(path, headers=teacher)
     assert (await client.get(path, headers=teacher)).headers["X-Cache"] == "HIT"
     db.execute("delete from app.class_teachers where teacher_id = %s", (school.demo_teacher_id,))

@@ -1,0 +1,205 @@
+"""The bridge from the database's events outbox to this process: one per process, on its own
+autocommit connection outside the request pool.
+
+It LISTENs first, then catches up from its cursor, then follows: it reads whenever a
+notification arrives and at least every `poll_s` seconds, so a lost notification or a dropped
+connection delays an event, never loses it. For each batch it first invalidates the cached
+responses of every student and class the batch touched (one generation bump each), then
+computes the dashboards of the connected students concerned in one database call (stored in
+the response cache, so their next GET is a HIT) and hands the batch to the hub.
+
+Where it starts: the position through which some process last invalidated (kept in Redis), so
+changes committed while no edge ran are invalidated too. Without one (a new Redis, or the key
+was evicted), from the events of the last CATCH_UP_S seconds: a cached response older than that
+has expired, so no older event can have left one stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg.rows import tuple_row
+
+from edge import keys
+from edge.cache import CacheService, CacheSpec, ResponseCache
+from edge.guarded_redis import GuardedRedis, RedisUnavailable
+from edge.streams import Event, Hub
+
+log = structlog.get_logger("edge")
+
+# The dashboard a metrics_update carries is the GET /api/students/dashboard body, cached alike.
+DASHBOARD_TTL_S = 120
+# Longer than any cached response lives (the longest TTL, 300 s, times ResponseCache.STALE_FACTOR).
+CATCH_UP_S = 3600
+
+
+def dashboard_spec(student_id: str) -> CacheSpec:
+    """The cache entry of a student's GET /api/students/dashboard."""
+    return CacheSpec(student_id, "dashboard", DASHBOARD_TTL_S, student_id=student_id, student_class=True)
+
+
+class Bridge:
+    def __init__(
+        self,
+        url: str,
+        hub: Hub,
+        redis: GuardedRedis,
+        cache: CacheService,
+        responses: ResponseCache,
+        enrich: Any,
+        *,
+        poll_s: float = 1.0,
+        batch: int = 1000,
+        retry_s: float = 1.0,
+    ) -> None:
+        self._url = url
+        self.hub = hub
+        self._r = redis
+        self._cache = cache
+        self._responses = responses
+        self._enrich = enrich
+        self.poll_s = poll_s
+        self.batch = batch
+        self.retry_s = retry_s
+        self.cursor: str | None = None
+        # Generations whose bump failed (Redis away): bumped before anything newer is recorded.
+        self._owed_students: set[str] = set()
+        self._owed_classes: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = False
+        self.batches = 0
+        # Reads that found nothing new: the bridge had caught up when each ended.
+        self.idle_reads = 0
+        self._caught_up = asyncio.Event()
+
+    async def start(self, wait_s: float = 10.0) -> None:
+        """Start reading; wait (at most `wait_s`) for the first catch-up, so that nothing a
+        change made stale is served from the cache after a restart."""
+        self._task = asyncio.create_task(self._run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._caught_up.wait(), wait_s)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, row_factory=tuple_row
+                ) as conn:
+                    await conn.execute("listen app_events")
+                    self.connected = True
+                    if self.cursor is None:
+                        self.cursor = await self._starting_point(conn)
+                    while True:
+                        await self._drain(conn)
+                        async for _ in conn.notifies(timeout=self.poll_s, stop_after=1):
+                            pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - reconnect and resume from the cursor
+                log.warning("events_bridge_failed", exc_info=True)
+            self.connected = False
+            await asyncio.sleep(self.retry_s)
+
+    async def _starting_point(self, conn: psycopg.AsyncConnection[Any]) -> str:
+        try:
+            stored = await self._r.run(lambda: self._r.channel.execute("GET", keys.EVENTS_INVALIDATED))
+        except RedisUnavailable:
+            stored = None
+        if stored:
+            return str(stored.decode())
+        cur = await conn.execute(
+            "select app.event_position_since(now() - make_interval(secs => %s))", (CATCH_UP_S,)
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    async def _drain(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Read and hand over batches until the outbox has nothing final after the cursor."""
+        while True:
+            cur = await conn.execute("select * from app.read_events(%s, %s)", (self.cursor, self.batch))
+            rows = await cur.fetchall()
+            if not rows:
+                if self.hub.cursor is None:
+                    self.hub.cursor = self.cursor
+                self.idle_reads += 1
+                self._caught_up.set()
+                return
+            events = [
+                Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4]) for r in rows
+            ]
+            await self._invalidate(events)
+            dashboards = await self._dashboards(conn, events)
+            self.cursor = events[-1].position
+            self.hub.deliver(events, dashboards)
+            self.batches += 1
+            if len(rows) < self.batch:
+                return
+
+    async def _invalidate(self, events: list[Event]) -> None:
+        """Bump the generation of every student and class touched (P5); on success, record
+        the position in Redis for a restarted process."""
+        self._owed_students.update(e.student_id for e in events if e.student_id)
+        self._owed_classes.update(e.class_id for e in events if e.class_id)
+        students, classes = list(self._owed_students), list(self._owed_classes)
+        try:
+            await asyncio.gather(
+                *[self._cache.invalidate_student(s) for s in students],
+                *[self._cache.invalidate_class(c) for c in classes],
+            )
+        except RedisUnavailable:
+            log.warning("events_invalidation_deferred", students=len(students), classes=len(classes))
+            return
+        self._owed_students.difference_update(students)
+        self._owed_classes.difference_update(classes)
+        with contextlib.suppress(RedisUnavailable):
+            position = events[-1].position
+            await self._r.run(lambda: self._r.channel.execute("SET", keys.EVENTS_INVALIDATED, position))
+
+    async def _dashboards(self, conn: psycopg.AsyncConnection[Any], events: list[Event]) -> dict[str, bytes]:
+        """The dashboards of the connected students these events concern, in one call, each
+        stored in the response cache under the generations read before computing it."""
+        classes = {stream.student_id: stream.class_id for stream in self.hub.listeners(events)}
+        if not classes:
+            return {}
+        students = sorted(classes)
+        for sid, class_id in classes.items():
+            self._responses.learn_class(sid, class_id)
+        specs = {s: dashboard_spec(s) for s in students}
+        stamps = await self._stamps(specs)
+        cur = await conn.execute("select student_id, dashboard from app.dashboards_for(%s::uuid[])", (students,))
+        out: dict[str, bytes] = {}
+        for student_id, dashboard in await cur.fetchall():
+            sid = str(student_id)
+            body = self._enrich(dashboard)
+            out[sid] = self._responses.dumps(body)
+            stamp = stamps.get(sid)
+            if stamp:
+                await self._responses.store(specs[sid], stamp, body)
+        return out
+
+    async def _stamps(self, specs: dict[str, CacheSpec]) -> dict[str, str]:
+        """The stamp each entry would be looked up with now (its generations' current values);
+        none for an entry with a generation Redis does not hold."""
+        lookups = {sid: self._responses.lookup_keys(spec)[1:] for sid, spec in specs.items()}
+        names = sorted({k for ks in lookups.values() for k in ks})
+        try:
+            values = await self._r.run(lambda: self._r.channel.execute("MGET", *names))
+        except RedisUnavailable:
+            return {}
+        current = {n: v.decode() for n, v in zip(names, values, strict=True) if v is not None}
+        stamps = {}
+        for sid, generations in lookups.items():
+            if all(g in current for g in generations):
+                stamps[sid] = "".join(f"{g}={current[g]};" for g in generations)
+        return stamps
