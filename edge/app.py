@@ -122,7 +122,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         # trip per request); a connection that breaks in between fails a read, which is retried.
         await resources.start(on_tick=pool.check, every_s=30.0)
         cache, responses = CacheService(redis), ResponseCache(redis)
-        hub = Hub(redis, record_ttl_s=conf.sse_record_ttl_s)
+        hub = Hub(redis, record_ttl_s=conf.sse_record_ttl_s, queue_bytes=conf.sse_queue_bytes)
         bridge = Bridge(conf.database_url, hub, redis, cache, responses, enrich, poll_s=conf.events_poll_s)
         metrics.watch_streams(hub)
         app.extensions["edge"] = EdgeState(

@@ -72,6 +72,8 @@ class EdgeSettings:
     events_poll_s: float = 1.0
     sse_heartbeat_s: float = 15.0
     sse_record_ttl_s: int = 30
+    # What a stream may have waiting before its reader is cut off.
+    sse_queue_bytes: int = 1024 * 1024
     cpu_limit_percent: float = 80.0
     memory_limit_percent: float = 85.0
     resource_sample_s: float = 5.0
@@ -97,4 +99,5 @@ class EdgeSettings:
             response_cache=env.get("RESPONSE_CACHE", "on").lower() not in ("0", "off", "false", "no"),
             sse_heartbeat_s=float(_int(env, "SSE_HEARTBEAT_S", 15)),
             sse_record_ttl_s=_int(env, "SSE_RECORD_TTL_S", 30),
+            sse_queue_bytes=_int(env, "SSE_QUEUE_BYTES", 1024 * 1024),
         )

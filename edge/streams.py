@@ -34,8 +34,9 @@ HEARTBEAT_S = 15.0
 # A stream's Redis record outlives its last heartbeat by this much: a process that died takes
 # its records with it within this time (P10).
 RECORD_TTL_S = 30
-# Messages a stream may have waiting; a reader this far behind is cut off and resumes later.
-QUEUE_LIMIT = 512
+# Bytes a stream may have waiting; a reader this far behind is cut off (it reconnects and
+# resumes after its last id).
+QUEUE_BYTES = 1024 * 1024
 # The client's reconnection delay: this much, plus up to RETRY_JITTER_MS, so that the clients
 # of a process that went away do not all come back in the same millisecond.
 RETRY_MS = 2000
@@ -58,6 +59,13 @@ def message(event: str | None, data: Any = None, position: str | None = None, re
     return b"\n".join(lines) + b"\n\n"
 
 
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
 def retry_ms() -> int:
     return RETRY_MS + random.randrange(RETRY_JITTER_MS)  # noqa: S311 - jitter, not a secret
 
@@ -72,15 +80,21 @@ class Stream:
     class_id: str
     floor: str
     expires_at: float
+    limit_bytes: int = QUEUE_BYTES
     created_at: float = field(default_factory=time.time)
     closed: str = ""
     _queue: deque[tuple[str, bytes]] = field(default_factory=deque)
+    _queued_bytes: int = 0
     _waiter: asyncio.Future[None] | None = None
+    # The task that sends this stream's response: cancelled when the stream overflows, since it
+    # may be blocked writing to a peer that does not read.
+    sender: asyncio.Task[Any] | None = None
 
     def push(self, chunk: bytes, position: str = "") -> None:
         if self.closed:
             return
-        if len(self._queue) >= QUEUE_LIMIT:
+        self._queued_bytes += len(chunk)
+        if self._queued_bytes > self.limit_bytes:
             self.close("overflow")
             return
         self._queue.append((position, chunk))
@@ -90,7 +104,10 @@ class Stream:
         if not self.closed:
             self.closed = reason
             self._queue.clear()
+            self._queued_bytes = 0
             self._wake()
+            if reason == "overflow" and self.sender is not None and self.sender is not _current_task():
+                self.sender.cancel()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -112,6 +129,7 @@ class Stream:
             floor = self.floor
             chunk = b"".join(c for p, c in self._queue if not p or p > floor)
             self._queue.clear()
+            self._queued_bytes = 0
             if chunk:
                 return chunk
 
@@ -130,8 +148,11 @@ class Event:
 class Hub:
     """The streams of this process by student and by class."""
 
-    def __init__(self, redis: GuardedRedis, record_ttl_s: int = RECORD_TTL_S) -> None:
+    def __init__(
+        self, redis: GuardedRedis, record_ttl_s: int = RECORD_TTL_S, queue_bytes: int = QUEUE_BYTES
+    ) -> None:
         self._r = redis
+        self.queue_bytes = queue_bytes
         self.record_ttl_ms = record_ttl_s * 1000
         self.by_student: dict[str, set[Stream]] = {}
         self.by_class: dict[str, set[Stream]] = {}
@@ -148,7 +169,7 @@ class Hub:
         return itertools.chain.from_iterable(list(s) for s in self.by_student.values())
 
     def open(self, student_id: str, class_id: str, floor: str, expires_at: float) -> Stream:
-        stream = Stream(unique_id(), student_id, class_id, floor, expires_at)
+        stream = Stream(unique_id(), student_id, class_id, floor, expires_at, self.queue_bytes)
         self.by_student.setdefault(student_id, set()).add(stream)
         self.by_class.setdefault(class_id, set()).add(stream)
         self._in_background(self._record(stream))

@@ -3,6 +3,7 @@ fallback that returns the same events with the same ids."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -16,6 +17,7 @@ from quart_schema import document_response
 from edge import keys
 from edge.auth import Caller
 from edge.contract import operation
+from edge.db import Database
 from edge.errors import AuthenticationError, ServiceUnavailableError
 from edge.guarded_redis import RedisUnavailable
 from edge.schemas import EventsPage, EventsQuery, NoQuery, StreamQuery, StreamTicket
@@ -128,10 +130,11 @@ async def stream(query_args: StreamQuery) -> Response:
     live_from = hub.cursor
 
     async def body() -> AsyncIterator[bytes]:
+        stream_.sender = asyncio.current_task()
         try:
             first = message(None, None, start, retry_ms())
             if resume is not None:
-                first, replayed = await _replay(caller, stream_, resume, live_from)
+                first, replayed = await _replay(s.db, caller, stream_, resume, live_from)
                 yield first
                 for chunk in replayed:
                     yield chunk
@@ -155,11 +158,13 @@ async def stream(query_args: StreamQuery) -> Response:
     return response
 
 
-async def _replay(caller: Caller, stream_: Stream, after: str, until: str) -> tuple[bytes, list[bytes]]:
+async def _replay(
+    db: Database, caller: Caller, stream_: Stream, after: str, until: str
+) -> tuple[bytes, list[bytes]]:
     """The first message and the events between the client's position and where the live part
     starts (`until`), page by page. A position that is malformed, from the future or older
-    than the retention gets a reset first, and the replay goes on from now."""
-    db = state().db
+    than the retention gets a reset first, and the replay goes on from now. (The response body
+    runs outside the app context: what it needs is passed in.)"""
     first: bytes | None = None
     chunks: list[bytes] = []
     position = after

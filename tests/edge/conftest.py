@@ -127,8 +127,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
+class Edges(list[str]):
+    """The URLs of served edge processes, with the processes themselves."""
+
+    procs: list[subprocess.Popen[bytes]]
+
+
 @contextlib.contextmanager
-def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator[list[str]]:
+def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator[Edges]:
     """`count` edge processes under hypercorn with the project's configuration; their URLs."""
     environment = {
         **os.environ,
@@ -154,8 +160,11 @@ def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             wait_for(functools.partial(_healthy, url), 30, f"hypercorn at {url}")
-        yield urls
+        edges = Edges(urls)
+        edges.procs = procs
+        yield edges
     finally:
         for proc in procs:
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
             proc.wait(timeout=15)
