@@ -78,7 +78,8 @@ class Bridge:
 
     async def start(self, wait_s: float = 10.0) -> None:
         """Start reading; wait (at most `wait_s`) for the first catch-up, so that nothing a
-        change made stale is served from the cache after a restart."""
+        change made stale is served from the cache after a restart. With the database away
+        there is nothing to wait for: the edge serves /healthz and an honest /readyz."""
         self._task = asyncio.create_task(self._run())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._caught_up.wait(), wait_s)
@@ -108,6 +109,7 @@ class Bridge:
             except Exception:  # noqa: BLE001 - reconnect and resume from the cursor
                 log.warning("events_bridge_failed", exc_info=True)
             self.connected = False
+            self._caught_up.set()
             await asyncio.sleep(self.retry_s)
 
     async def _starting_point(self, conn: psycopg.AsyncConnection[Any]) -> str:

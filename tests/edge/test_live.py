@@ -4,7 +4,9 @@ teacher the way PostgREST writes them (role authenticated with the teacher's cla
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
+import socket
 import time
 import uuid
 from typing import Any
@@ -321,3 +323,55 @@ async def test_sigterm_ends_every_stream_within_two_seconds_and_the_process_exit
             assert time.monotonic() - started < 2.0
         await asyncio.to_thread(edges.procs[0].wait, 10)
         assert edges.procs[0].returncode is not None
+
+
+async def test_a_reader_that_does_not_read_is_cut_off_and_a_fast_one_is_not(
+    settings: EdgeSettings, db: psycopg.Connection[Any]
+) -> None:
+    """The slow client stops reading after the response head; its queue overflows and the
+    server closes its connection. A client reading the same volume keeps its stream."""
+    room = Classroom(db, 2)
+    slow_student, fast_student = room.students
+    redis = Redis.from_url(settings.redis_url)
+    with served_edges(settings, **FAST) as [url]:
+        host, port = url.removeprefix("http://").split(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        writer.write(
+            f"GET /api/students/notifications/sse HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token(slow_student)}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        async with streams(url, [fast_student]) as got:
+            await wait_until(lambda: redis.zcard(keys.SSE_CONNECTIONS) == 2, 3, "two streams")
+            start = dt.date(2000, 1, 3)
+            for week in range(400):
+                if (await _metrics(url))["edge_sse_streams"] < 2:
+                    break
+                first = start + dt.timedelta(weeks=week)
+                db.execute(
+                    "insert into app.attendance_records"
+                    " (student_id, class_id, date, period, subject, status, marked_by)"
+                    " select s, %s, d::date, p, 'Maths', 'present', %s"
+                    " from unnest(%s::uuid[]) s, generate_series(%s::date, %s::date, '1 day') d,"
+                    " generate_series(1, 12) p",
+                    (room.class_id, room.teacher, room.students, first, first + dt.timedelta(days=6)),
+                )
+            else:
+                pytest.fail("the reader that does not read was never cut off")
+            await wait_until(lambda: redis.zcard(keys.SSE_CONNECTIONS) == 1, 3, "the slow stream's record gone")
+            assert not got[fast_student].closed.is_set(), "the fast reader keeps its stream"
+            assert len(got[fast_student].of("attendance_update")) > 1000
+        # The server closed the slow connection: reading what is left ends.
+        async def drain() -> None:
+            while await reader.read(65536):
+                pass
+
+        await asyncio.wait_for(drain(), 10)
+        writer.close()
+

@@ -132,7 +132,7 @@ async def test_reads_are_retried_on_connection_failures(
     port = int(edge_db_url.rsplit(":", 1)[1].split("/")[0])
     # The pool itself waits about a second before reconnecting after a failure, so one refused
     # connection costs the first attempt (0.5 s pool timeout) and the retries absorb the rest.
-    proxy = FlakyProxy(port, refuse=1)
+    proxy = FlakyProxy(port, refuse=0)
     async with proxy.running():
         url = edge_db_url.replace(f":{port}/", f":{proxy.port}/")
         conf = dataclasses.replace(
@@ -141,6 +141,11 @@ async def test_reads_are_retried_on_connection_failures(
         app = create_app(conf)
         async with app.test_app() as test_app:
             state = app.extensions["edge"]
+            # The events bridge has a connection of its own through the proxy: once it is up,
+            # refuse the next connection, the request pool's first.
+            while not state.bridge.connected:
+                await asyncio.sleep(0.01)
+            proxy.refuse = proxy.attempts + 1
             state.db.pool.timeout = 0.5
             started = asyncio.get_running_loop().time()
             response = await test_app.test_client().get(DASHBOARD, headers=bearer(school.demo_student_id))
