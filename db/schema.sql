@@ -155,6 +155,34 @@ CREATE TYPE app.staff_role AS ENUM (
 ALTER TYPE app.staff_role OWNER TO postgres;
 
 --
+-- Name: class_digests(); Type: FUNCTION; Schema: analytics; Owner: postgres
+--
+
+CREATE FUNCTION analytics.class_digests() RETURNS TABLE(class_id uuid, digest text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return query
+    select cs.class_id, md5(
+        concat_ws('|', cs.total_students, cs.rated_students, cs.average_attendance, cs.median_attendance,
+            cs.highest_attendance, cs.lowest_attendance, cs.students_at_risk,
+            (
+                select string_agg(concat_ws(':', r.student_id, r.rank, r.attendance_rate, r.percentile), ','
+                    order by r.student_id)
+                from analytics.student_rankings as r
+                where r.class_id = cs.class_id
+            )
+        )
+    )
+    from analytics.class_statistics as cs;
+end;
+$$;
+
+
+ALTER FUNCTION analytics.class_digests() OWNER TO postgres;
+
+--
 -- Name: exact_rate(integer, integer); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -491,17 +519,21 @@ declare
     c_lock constant bigint := 7245120392;
     v_seen pg_catalog.pg_snapshot;
     v_started timestamptz := pg_catalog.clock_timestamp();
+    v_before jsonb := '{}'::jsonb;
+    v_was_populated boolean;
 begin
     if not pg_catalog.pg_try_advisory_xact_lock(c_lock) then
         raise notice 'analytics refresh skipped: another refresh is running';
         return false;
     end if;
-    if p_only_if_dirty
-        and analytics.is_populated('analytics.class_statistics')
-        and analytics.is_populated('analytics.student_rankings')
-        and not exists (select 1 from analytics.pending_changes)
-    then
+    v_was_populated := analytics.is_populated('analytics.class_statistics')
+        and analytics.is_populated('analytics.student_rankings');
+    if p_only_if_dirty and v_was_populated and not exists (select 1 from analytics.pending_changes) then
         return false;
+    end if;
+    if v_was_populated then
+        select coalesce(jsonb_object_agg(d.class_id, d.digest), '{}'::jsonb) into v_before
+        from analytics.class_digests() as d;
     end if;
     v_seen := pg_catalog.pg_current_snapshot();
     if analytics.is_populated('analytics.class_statistics') then
@@ -522,6 +554,17 @@ begin
     set last_started_at = v_started,
         last_finished_at = pg_catalog.clock_timestamp(),
         last_duration_ms = extract(epoch from pg_catalog.clock_timestamp() - v_started) * 1000;
+    -- Classes whose figures moved: their connected students get their dashboards again.
+    perform app.write_events(
+        (
+            select jsonb_agg(
+                jsonb_build_object('topic', 'class_figures', 'classId', d.class_id, 'payload', '{}'::jsonb)
+                order by d.class_id
+            )
+            from analytics.class_digests() as d
+            where d.digest is distinct from v_before ->> d.class_id::text
+        )
+    );
     return true;
 end;
 $$;
@@ -733,6 +776,148 @@ COMMENT ON FUNCTION api.class_statistics(class_id uuid) IS 'ClassStatistics: stu
 
 
 --
+-- Name: event_stream(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.event_stream() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+begin
+    return jsonb_build_object(
+        'studentId', v_me,
+        'classId', (select s.class_id from app.students as s where s.id = v_me),
+        'head', app.event_head()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.event_stream() OWNER TO postgres;
+
+--
+-- Name: FUNCTION event_stream(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.event_stream() IS 'Where the calling student''s event stream starts: studentId, classId and head, the position of now. Security definer: reads the outbox''s bounds, which students cannot read.';
+
+
+--
+-- Name: events(text, integer, text); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.events(after text DEFAULT NULL::text, lim integer DEFAULT 100, until text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+    v_class uuid;
+    v_after record;
+    v_until record;
+    v_bound record;
+    v_head text;
+    v_reason text;
+    v_events jsonb;
+    v_count integer;
+    v_last text;
+    v_related boolean;
+begin
+    if lim is null or lim < 1 or lim > 1000 then
+        raise exception using errcode = '22023', message = 'lim must be between 1 and 1000';
+    end if;
+    select s.class_id into v_class from app.students as s where s.id = v_me;
+    v_head := app.event_head();
+    if after is null then
+        return jsonb_build_object('events', '[]'::jsonb, 'nextAfter', v_head, 'reset', false);
+    end if;
+    v_after := app.parse_event_position(after);
+    v_bound := app.event_bound();
+    if v_after.horizon is null then
+        v_reason := 'malformed';
+    elsif v_after.horizon > v_bound.xmax then
+        v_reason := 'future';
+    elsif app.event_position_expired(v_after.horizon, v_after.id) then
+        v_reason := 'expired';
+    end if;
+    if v_reason is not null then
+        return jsonb_build_object(
+            'events', jsonb_build_array(
+                jsonb_build_object('id', v_head, 'event', 'reset', 'data', jsonb_build_object('reason', v_reason))
+            ),
+            'nextAfter', v_head,
+            'reset', true
+        );
+    end if;
+    v_until := app.parse_event_position(coalesce(until, pg_catalog.repeat('7', 32)));
+    if v_until.horizon is null then
+        raise exception using errcode = '22023', message = format('until %s is not an event position', until);
+    end if;
+
+    with page as (
+        select e.horizon, e.id, e.topic, e.student_id, e.payload
+        from app.events as e
+        where (e.student_id = v_me or e.class_id = v_class)
+            and (e.horizon, e.id) > (v_after.horizon, v_after.id)
+            and (e.horizon, e.id) <= (v_until.horizon, v_until.id)
+            and (e.horizon < v_bound.oldest_writer or v_bound.oldest_writer is null)
+            and (e.horizon, e.id) <= (v_bound.xmax, v_bound.last_id)
+        order by e.horizon, e.id
+        limit lim
+    )
+    select
+        coalesce(
+            jsonb_agg(
+                jsonb_build_object(
+                    'id', app.event_position(p.horizon, p.id),
+                    'event', p.topic,
+                    'data', p.payload
+                )
+                order by p.horizon, p.id
+            ) filter (where p.student_id = v_me and p.topic in ('attendance_update', 'reset')),
+            '[]'::jsonb
+        ),
+        count(*),
+        (array_agg(app.event_position(p.horizon, p.id) order by p.horizon desc, p.id desc))[1],
+        bool_or(p.topic <> 'reset')
+    into v_events, v_count, v_last, v_related
+    from page as p;
+
+    if v_related then
+        v_events := v_events || jsonb_build_array(
+            jsonb_build_object(
+                'id', v_last,
+                'event', 'metrics_update',
+                'data', app.dashboard_of(v_me, v_class)
+            )
+        );
+    end if;
+    return jsonb_build_object(
+        'events', v_events,
+        -- A short page read everything final up to now: later calls may start from there.
+        'nextAfter', case
+            when v_count = lim then v_last
+            when until is not null then coalesce(v_last, after)
+            else greatest(coalesce(v_last, after) collate "C", after, v_head)
+        end,
+        'reset', false
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.events(after text, lim integer, until text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION events(after text, lim integer, until text); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.events(after text, lim integer, until text) IS 'The calling student''s events after a position (polling and stream replay): events, nextAfter, reset. Security definer: reads the outbox, which students cannot read, and returns only their own rows.';
+
+
+--
 -- Name: mark_attendance(uuid, date, integer, text, jsonb); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -933,31 +1118,8 @@ CREATE FUNCTION api.student_dashboard(student_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-    v_class uuid := app.authorize_student(student_dashboard.student_id);
-    v_sum app.student_attendance_summary;
-    v_rank bigint;
-    v_class_average numeric;
 begin
-    select * into v_sum from app.student_attendance_summary as sm where sm.student_id = student_dashboard.student_id;
-    select r.rank into v_rank from analytics.class_rankings(v_class) as r where r.student_id = student_dashboard.student_id;
-    select f.average_attendance into v_class_average from analytics.class_figures(v_class) as f;
-    return jsonb_build_object(
-        'studentId', student_dashboard.student_id,
-        'classId', v_class,
-        'totalClasses', coalesce(v_sum.marked, 0),
-        'attendanceRate', v_sum.attendance_rate,
-        'presentDays', coalesce(v_sum.present, 0),
-        'absentDays', coalesce(v_sum.absent, 0),
-        'sickDays', coalesce(v_sum.sick, 0),
-        'leaveDays', coalesce(v_sum.leave, 0),
-        'notMarked', coalesce(v_sum.not_marked, 0),
-        'classAverage', v_class_average,
-        'ranking', v_rank,
-        'trend', app.student_trend(student_dashboard.student_id),
-        'lastUpdated', coalesce(v_sum.updated_at, now()),
-        'freshness', analytics.freshness()
-    );
+    return app.dashboard_of(student_dashboard.student_id, app.authorize_student(student_dashboard.student_id));
 end;
 $$;
 
@@ -1139,6 +1301,61 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 
 
 --
+-- Name: attendance_records; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.attendance_records (
+    id bigint NOT NULL,
+    student_id uuid NOT NULL,
+    class_id uuid NOT NULL,
+    date date NOT NULL,
+    period smallint NOT NULL,
+    subject text NOT NULL,
+    status app.attendance_status NOT NULL,
+    marked_by uuid,
+    marked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT attendance_records_period_check CHECK (((period >= 1) AND (period <= 12))),
+    CONSTRAINT attendance_records_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 120)))
+);
+
+
+ALTER TABLE app.attendance_records OWNER TO postgres;
+
+--
+-- Name: attendance_event(app.attendance_records, app.attendance_records, text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return jsonb_build_object(
+        'topic', 'attendance_update',
+        'studentId', p_row.student_id,
+        'classId', p_row.class_id,
+        'payload', jsonb_build_object(
+            'change', p_change,
+            'studentId', p_row.student_id,
+            'date', p_row.date,
+            'period', p_row.period,
+            'subject', p_row.subject,
+            'status', case when p_change = 'deleted' then null else p_row.status end,
+            'previousStatus', case
+                when p_change = 'deleted' then p_row.status
+                else p_old.status
+            end,
+            'markedBy', p_row.marked_by,
+            'markedAt', p_row.marked_at
+        )
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) OWNER TO postgres;
+
+--
 -- Name: authorize_admin(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1276,6 +1493,310 @@ $$;
 ALTER FUNCTION app.class_exists(p_class_id uuid) OWNER TO postgres;
 
 --
+-- Name: create_event_partitions(integer, date); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.create_event_partitions(p_days_ahead integer DEFAULT 3, p_from date DEFAULT CURRENT_DATE) RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    v_day date;
+    v_name text;
+    v_start timestamptz;
+    v_end timestamptz;
+begin
+    for i in 0 .. p_days_ahead loop
+        v_day := p_from + i;
+        v_name := format('events_%s', to_char(v_day, 'YYYYMMDD'));
+        v_start := v_day::timestamp at time zone 'UTC';
+        v_end := (v_day + 1)::timestamp at time zone 'UTC';
+        continue when to_regclass(format('app.%I', v_name)) is not null;
+        execute format('create table app.%I (like app.events including defaults including constraints)', v_name);
+        execute format(
+            'with moved as (delete from app.events_default where at >= %L and at < %L returning *)'
+            ' insert into app.%I select * from moved',
+            v_start, v_end, v_name
+        );
+        execute format(
+            'alter table app.events attach partition app.%I for values from (%L) to (%L)',
+            v_name, v_start, v_end
+        );
+        return next v_name;
+    end loop;
+end;
+$$;
+
+
+ALTER FUNCTION app.create_event_partitions(p_days_ahead integer, p_from date) OWNER TO postgres;
+
+--
+-- Name: dashboard_of(uuid, uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.dashboard_of(p_student_id uuid, p_class_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+    v_sum app.student_attendance_summary;
+    v_rank bigint;
+    v_class_average numeric;
+begin
+    select * into v_sum from app.student_attendance_summary as sm where sm.student_id = p_student_id;
+    select r.rank into v_rank from analytics.class_rankings(p_class_id) as r where r.student_id = p_student_id;
+    select f.average_attendance into v_class_average from analytics.class_figures(p_class_id) as f;
+    return jsonb_build_object(
+        'studentId', p_student_id,
+        'classId', p_class_id,
+        'totalClasses', coalesce(v_sum.marked, 0),
+        'attendanceRate', v_sum.attendance_rate,
+        'presentDays', coalesce(v_sum.present, 0),
+        'absentDays', coalesce(v_sum.absent, 0),
+        'sickDays', coalesce(v_sum.sick, 0),
+        'leaveDays', coalesce(v_sum.leave, 0),
+        'notMarked', coalesce(v_sum.not_marked, 0),
+        'classAverage', v_class_average,
+        'ranking', v_rank,
+        'trend', app.student_trend(p_student_id),
+        'lastUpdated', coalesce(v_sum.updated_at, now()),
+        'freshness', analytics.freshness()
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.dashboard_of(p_student_id uuid, p_class_id uuid) OWNER TO postgres;
+
+--
+-- Name: dashboards_for(uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.dashboards_for(p_students uuid[]) RETURNS TABLE(student_id uuid, class_id uuid, dashboard jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    return query
+    select s.id, s.class_id, app.dashboard_of(s.id, s.class_id)
+    from app.students as s
+    where s.id = any(p_students);
+end;
+$$;
+
+
+ALTER FUNCTION app.dashboards_for(p_students uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION dashboards_for(p_students uuid[]); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.dashboards_for(p_students uuid[]) IS 'StudentDashboardMetrics of these students, for the edge''s live updates (runs as its owner: no caller to authorize).';
+
+
+--
+-- Name: drop_expired_event_partitions(timestamp with time zone); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.drop_expired_event_partitions(p_now timestamp with time zone DEFAULT now()) RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+    v_part record;
+    v_horizon xid8;
+    v_id bigint;
+begin
+    for v_part in
+        select c.oid::regclass as rel, c.relname,
+            pg_catalog.to_date(pg_catalog.substr(c.relname, 8), 'YYYYMMDD') as day
+        from pg_catalog.pg_inherits as i
+        inner join pg_catalog.pg_class as c on i.inhrelid = c.oid
+        where i.inhparent = 'app.events'::regclass and c.relname ~ '^events_[0-9]{8}$'
+        order by c.relname
+    loop
+        continue when (v_part.day + 1)::timestamp at time zone 'UTC' > p_now - app.event_retention();
+        execute format('select horizon, id from %s order by horizon desc, id desc limit 1', v_part.rel)
+        into v_horizon, v_id;
+        if v_horizon is not null then
+            update app.event_retention as r
+            set dropped_through_horizon = v_horizon,
+                dropped_through_id = v_id,
+                dropped_at = now()
+            where (r.dropped_through_horizon, r.dropped_through_id) < (v_horizon, v_id);
+        end if;
+        execute format('drop table %s', v_part.rel);
+        return next v_part.relname::text;
+    end loop;
+end;
+$_$;
+
+
+ALTER FUNCTION app.drop_expired_event_partitions(p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: event_bound(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_bound(OUT oldest_writer xid8, OUT xmax xid8, OUT last_id bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if pg_catalog.current_setting('transaction_isolation') <> 'read committed' then
+        raise exception using
+            errcode = '25001',
+            message = 'events are read in READ COMMITTED transactions only',
+            hint = 'Each statement must see the transactions that ended before it started.';
+    end if;
+    -- First the sequence: ids a writer takes after the scan below are larger.
+    select case when s.is_called then s.last_value else 0 end into last_id from app.events_id_seq as s;
+    -- Then, in one statement, this snapshot's xmax and the registered writers.
+    with snap as (
+        select pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) as xmax
+    )
+    select
+        snap.xmax,
+        (
+            select min(app.widen_xid(t.transactionid, snap.xmax))
+            from pg_catalog.pg_locks as a
+            inner join pg_catalog.pg_locks as t
+                on t.virtualtransaction = a.virtualtransaction
+                and t.locktype = 'transactionid'
+                and t.mode = 'ExclusiveLock'
+                and t.granted
+            where a.locktype = 'advisory'
+                and a.database = (select d.oid from pg_catalog.pg_database as d where d.datname = pg_catalog.current_database())
+                and a.classid::bigint = (app.event_writer_lock() >> 32)
+                and a.objid::bigint = (app.event_writer_lock() & 4294967295)
+                and a.objsubid = 1
+                and a.granted
+        )
+    into xmax, oldest_writer
+    from snap;
+end;
+$$;
+
+
+ALTER FUNCTION app.event_bound(OUT oldest_writer xid8, OUT xmax xid8, OUT last_id bigint) OWNER TO postgres;
+
+--
+-- Name: event_head(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_head() RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_bound record;
+begin
+    v_bound := app.event_bound();
+    if v_bound.oldest_writer is null or v_bound.oldest_writer > v_bound.xmax then
+        return app.event_position(v_bound.xmax, v_bound.last_id);
+    end if;
+    return app.event_position(v_bound.oldest_writer, 0);
+end;
+$$;
+
+
+ALTER FUNCTION app.event_head() OWNER TO postgres;
+
+--
+-- Name: event_position(xid8, bigint); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_position(p_horizon xid8, p_id bigint) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    SET search_path TO ''
+    AS $$
+begin
+    return pg_catalog.lpad(pg_catalog.to_hex(p_horizon::text::bigint), 16, '0')
+        || pg_catalog.lpad(pg_catalog.to_hex(p_id), 16, '0');
+end;
+$$;
+
+
+ALTER FUNCTION app.event_position(p_horizon xid8, p_id bigint) OWNER TO postgres;
+
+--
+-- Name: event_position_expired(xid8, bigint); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_position_expired(p_horizon xid8, p_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    return exists (
+        select 1 from app.event_retention as r
+        where (p_horizon, p_id) < (r.dropped_through_horizon, r.dropped_through_id)
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.event_position_expired(p_horizon xid8, p_id bigint) OWNER TO postgres;
+
+--
+-- Name: event_position_since(timestamp with time zone); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_position_since(p_since timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_first record;
+begin
+    select e.horizon, e.id into v_first
+    from app.events as e
+    where e.at >= p_since
+    order by e.horizon, e.id
+    limit 1;
+    if v_first.horizon is null then
+        return app.event_head();
+    end if;
+    return app.event_position(v_first.horizon, v_first.id - 1);
+end;
+$$;
+
+
+ALTER FUNCTION app.event_position_since(p_since timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: event_retention(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_retention() RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return interval '72 hours';
+end;
+$$;
+
+
+ALTER FUNCTION app.event_retention() OWNER TO postgres;
+
+--
+-- Name: event_writer_lock(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.event_writer_lock() RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return 7245120393;
+end;
+$$;
+
+
+ALTER FUNCTION app.event_writer_lock() OWNER TO postgres;
+
+--
 -- Name: is_admin(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1361,6 +1882,26 @@ $_$;
 ALTER FUNCTION app.iso_week_start(p_week text) OWNER TO postgres;
 
 --
+-- Name: maintain_events(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.maintain_events() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    if not pg_catalog.pg_try_advisory_xact_lock(7245120394) then
+        return;
+    end if;
+    perform app.create_event_partitions(3, (now() at time zone 'UTC')::date - 1);
+    perform app.drop_expired_event_partitions();
+end;
+$$;
+
+
+ALTER FUNCTION app.maintain_events() OWNER TO postgres;
+
+--
 -- Name: my_class_id(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1373,6 +1914,66 @@ $$;
 
 
 ALTER FUNCTION app.my_class_id() OWNER TO postgres;
+
+--
+-- Name: parse_event_position(text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.parse_event_position(p_position text, OUT horizon xid8, OUT id bigint) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+begin
+    if p_position is null or p_position !~ '^[0-9a-f]{32}$' or p_position ~ '^[89a-f]|^.{16}[89a-f]' then
+        return;
+    end if;
+    horizon := ('x' || pg_catalog.substr(p_position, 1, 16))::bit(64)::bigint::text::xid8;
+    id := ('x' || pg_catalog.substr(p_position, 17, 16))::bit(64)::bigint;
+end;
+$_$;
+
+
+ALTER FUNCTION app.parse_event_position(p_position text, OUT horizon xid8, OUT id bigint) OWNER TO postgres;
+
+--
+-- Name: read_events(text, integer); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.read_events(p_after text, p_limit integer DEFAULT 1000) RETURNS TABLE(event_position text, topic text, student_id uuid, class_id uuid, payload jsonb, at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_after record := app.parse_event_position(coalesce(p_after, pg_catalog.repeat('0', 32)));
+    v_bound record;
+begin
+    if v_after.horizon is null then
+        raise exception using errcode = '22023', message = format('%s is not an event position', p_after);
+    end if;
+    if p_limit is null or p_limit < 1 or p_limit > 10000 then
+        raise exception using errcode = '22023', message = 'p_limit must be between 1 and 10000';
+    end if;
+    v_bound := app.event_bound();
+    return query
+    select app.event_position(e.horizon, e.id), e.topic, e.student_id, e.class_id, e.payload, e.at
+    from app.events as e
+    where (e.horizon, e.id) > (v_after.horizon, v_after.id)
+        and (e.horizon < v_bound.oldest_writer or v_bound.oldest_writer is null)
+        and (e.horizon, e.id) <= (v_bound.xmax, v_bound.last_id)
+    order by e.horizon, e.id
+    limit p_limit;
+end;
+$$;
+
+
+ALTER FUNCTION app.read_events(p_after text, p_limit integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION read_events(p_after text, p_limit integer); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.read_events(p_after text, p_limit integer) IS 'The outbox after a position, in (horizon, id) order, stopping before anything still in flight (the edge''s bridge).';
+
 
 --
 -- Name: rebuild_attendance_summaries(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -1537,6 +2138,70 @@ $$;
 
 
 ALTER FUNCTION app.tg__mark_analytics_dirty() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__events(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_events jsonb;
+begin
+    if tg_op = 'INSERT' then
+        select jsonb_agg(app.attendance_event(n, null, 'marked') order by n.student_id, n.date, n.period)
+        into v_events
+        from new_rows as n;
+    elsif tg_op = 'UPDATE' then
+        select jsonb_agg(app.attendance_event(n, o, 're-marked') order by n.student_id, n.date, n.period)
+        into v_events
+        from new_rows as n
+        inner join old_rows as o on n.id = o.id
+        where (n.status, n.subject, n.student_id, n.class_id, n.date, n.period)
+            is distinct from (o.status, o.subject, o.student_id, o.class_id, o.date, o.period);
+    else
+        select jsonb_agg(app.attendance_event(o, null, 'deleted') order by o.student_id, o.date, o.period)
+        into v_events
+        from old_rows as o;
+    end if;
+    perform app.write_events(v_events);
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_records__events() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__events_truncate(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__events_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.write_events(
+        (
+            select jsonb_agg(
+                jsonb_build_object(
+                    'topic', 'reset',
+                    'studentId', s.id,
+                    'classId', s.class_id,
+                    'payload', jsonb_build_object('reason', 'attendance_truncated')
+                )
+            )
+            from app.students as s
+        )
+    );
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_records__events_truncate() OWNER TO postgres;
 
 --
 -- Name: tg_attendance_records__summarise(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -1728,6 +2393,68 @@ $$;
 
 
 ALTER FUNCTION app.unknown_student_ids(p_ids uuid[]) OWNER TO postgres;
+
+--
+-- Name: widen_xid(xid, xid8); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.widen_xid(p_xid xid, p_near xid8) RETURNS xid8
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    SET search_path TO ''
+    AS $$
+declare
+    c_wrap constant bigint := 4294967296;
+    v_near bigint := p_near::text::bigint;
+    v_full bigint := (v_near / c_wrap) * c_wrap + p_xid::text::bigint;
+begin
+    if v_full > v_near + c_wrap / 2 then
+        v_full := v_full - c_wrap;
+    elsif v_full < v_near - c_wrap / 2 then
+        v_full := v_full + c_wrap;
+    end if;
+    return v_full::text::xid8;
+end;
+$$;
+
+
+ALTER FUNCTION app.widen_xid(p_xid xid, p_near xid8) OWNER TO postgres;
+
+--
+-- Name: write_events(jsonb); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.write_events(p_events jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if p_events is null or pg_catalog.jsonb_array_length(p_events) = 0 then
+        return;
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock_shared(app.event_writer_lock());
+    -- A new statement, so a snapshot taken after the lock: see the header of this migration.
+    insert into app.events (horizon, topic, student_id, class_id, payload)
+    select
+        greatest(pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()), pg_catalog.pg_current_xact_id()),
+        e.topic,
+        e."studentId",
+        e."classId",
+        coalesce(e.payload, '{}'::jsonb)
+    from pg_catalog.jsonb_to_recordset(p_events) as e (topic text, "studentId" uuid, "classId" uuid, payload jsonb);
+    -- A constant payload: Postgres sends one notification per transaction however many statements ask.
+    perform pg_catalog.pg_notify('app_events', '');
+end;
+$$;
+
+
+ALTER FUNCTION app.write_events(p_events jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION write_events(p_events jsonb); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.write_events(p_events jsonb) IS 'Append events to the outbox in this transaction and wake the readers (one NOTIFY app_events per transaction).';
+
 
 --
 -- Name: create_partitions(integer, date); Type: FUNCTION; Schema: audit; Owner: postgres
@@ -2000,27 +2727,6 @@ CREATE MATERIALIZED VIEW analytics.student_rankings AS
 ALTER TABLE analytics.student_rankings OWNER TO postgres;
 
 --
--- Name: attendance_records; Type: TABLE; Schema: app; Owner: postgres
---
-
-CREATE TABLE app.attendance_records (
-    id bigint NOT NULL,
-    student_id uuid NOT NULL,
-    class_id uuid NOT NULL,
-    date date NOT NULL,
-    period smallint NOT NULL,
-    subject text NOT NULL,
-    status app.attendance_status NOT NULL,
-    marked_by uuid,
-    marked_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT attendance_records_period_check CHECK (((period >= 1) AND (period <= 12))),
-    CONSTRAINT attendance_records_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 120)))
-);
-
-
-ALTER TABLE app.attendance_records OWNER TO postgres;
-
---
 -- Name: attendance_records; Type: VIEW; Schema: api; Owner: postgres
 --
 
@@ -2163,6 +2869,171 @@ CREATE TABLE app.class_teachers (
 ALTER TABLE app.class_teachers OWNER TO postgres;
 
 --
+-- Name: event_retention; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.event_retention (
+    singleton boolean DEFAULT true NOT NULL,
+    dropped_through_horizon xid8 DEFAULT '0'::xid8 NOT NULL,
+    dropped_through_id bigint DEFAULT 0 NOT NULL,
+    dropped_at timestamp with time zone,
+    CONSTRAINT event_retention_singleton_check CHECK (singleton)
+);
+
+
+ALTER TABLE app.event_retention OWNER TO postgres;
+
+--
+-- Name: events; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+)
+PARTITION BY RANGE (at);
+
+
+ALTER TABLE app.events OWNER TO postgres;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON TABLE app.events IS 'The events outbox, read in (horizon, id) order; daily partitions dropped after app.event_retention().';
+
+
+--
+-- Name: COLUMN events.xid; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON COLUMN app.events.xid IS 'The writing transaction.';
+
+
+--
+-- Name: COLUMN events.horizon; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON COLUMN app.events.horizon IS 'The larger of the writer''s transaction id and its snapshot''s xmax when it wrote: the first half of the position.';
+
+
+--
+-- Name: events_20261129; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events_20261129 (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+);
+
+
+ALTER TABLE app.events_20261129 OWNER TO postgres;
+
+--
+-- Name: events_20261130; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events_20261130 (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+);
+
+
+ALTER TABLE app.events_20261130 OWNER TO postgres;
+
+--
+-- Name: events_20261201; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events_20261201 (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+);
+
+
+ALTER TABLE app.events_20261201 OWNER TO postgres;
+
+--
+-- Name: events_20261202; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events_20261202 (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+);
+
+
+ALTER TABLE app.events_20261202 OWNER TO postgres;
+
+--
+-- Name: events_default; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.events_default (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    horizon xid8 NOT NULL,
+    topic text NOT NULL,
+    student_id uuid,
+    class_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+);
+
+
+ALTER TABLE app.events_default OWNER TO postgres;
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: student_attendance_daily; Type: TABLE; Schema: app; Owner: postgres
 --
 
@@ -2256,6 +3127,41 @@ CREATE TABLE supabase_migrations.schema_migrations (
 ALTER TABLE supabase_migrations.schema_migrations OWNER TO postgres;
 
 --
+-- Name: events_20261129; Type: TABLE ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events ATTACH PARTITION app.events_20261129 FOR VALUES FROM ('2026-11-29 00:00:00+00') TO ('2026-11-30 00:00:00+00');
+
+
+--
+-- Name: events_20261130; Type: TABLE ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events ATTACH PARTITION app.events_20261130 FOR VALUES FROM ('2026-11-30 00:00:00+00') TO ('2026-12-01 00:00:00+00');
+
+
+--
+-- Name: events_20261201; Type: TABLE ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events ATTACH PARTITION app.events_20261201 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2026-12-02 00:00:00+00');
+
+
+--
+-- Name: events_20261202; Type: TABLE ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events ATTACH PARTITION app.events_20261202 FOR VALUES FROM ('2026-12-02 00:00:00+00') TO ('2026-12-03 00:00:00+00');
+
+
+--
+-- Name: events_default; Type: TABLE ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events ATTACH PARTITION app.events_default DEFAULT;
+
+
+--
 -- Name: audit_logs_default; Type: TABLE ATTACH; Schema: audit; Owner: postgres
 --
 
@@ -2324,6 +3230,62 @@ ALTER TABLE ONLY app.classes
 
 ALTER TABLE ONLY app.classes
     ADD CONSTRAINT classes_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event_retention event_retention_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.event_retention
+    ADD CONSTRAINT event_retention_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (horizon, id, at);
+
+
+--
+-- Name: events_20261129 events_20261129_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events_20261129
+    ADD CONSTRAINT events_20261129_pkey PRIMARY KEY (horizon, id, at);
+
+
+--
+-- Name: events_20261130 events_20261130_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events_20261130
+    ADD CONSTRAINT events_20261130_pkey PRIMARY KEY (horizon, id, at);
+
+
+--
+-- Name: events_20261201 events_20261201_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events_20261201
+    ADD CONSTRAINT events_20261201_pkey PRIMARY KEY (horizon, id, at);
+
+
+--
+-- Name: events_20261202 events_20261202_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events_20261202
+    ADD CONSTRAINT events_20261202_pkey PRIMARY KEY (horizon, id, at);
+
+
+--
+-- Name: events_default events_default_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.events_default
+    ADD CONSTRAINT events_default_pkey PRIMARY KEY (horizon, id, at);
 
 
 --
@@ -2442,6 +3404,90 @@ CREATE INDEX class_teachers_teacher_id_idx ON app.class_teachers USING btree (te
 
 
 --
+-- Name: events_class_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_class_idx ON ONLY app.events USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_20261129_class_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261129_class_id_horizon_id_idx ON app.events_20261129 USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_student_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_student_idx ON ONLY app.events USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: events_20261129_student_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261129_student_id_horizon_id_idx ON app.events_20261129 USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: events_20261130_class_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261130_class_id_horizon_id_idx ON app.events_20261130 USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_20261130_student_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261130_student_id_horizon_id_idx ON app.events_20261130 USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: events_20261201_class_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261201_class_id_horizon_id_idx ON app.events_20261201 USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_20261201_student_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261201_student_id_horizon_id_idx ON app.events_20261201 USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: events_20261202_class_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261202_class_id_horizon_id_idx ON app.events_20261202 USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_20261202_student_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_20261202_student_id_horizon_id_idx ON app.events_20261202 USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: events_default_class_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_default_class_id_horizon_id_idx ON app.events_default USING btree (class_id, horizon, id) WHERE (class_id IS NOT NULL);
+
+
+--
+-- Name: events_default_student_id_horizon_id_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX events_default_student_id_horizon_id_idx ON app.events_default USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
 -- Name: student_attendance_daily_marked_idx; Type: INDEX; Schema: app; Owner: postgres
 --
 
@@ -2509,6 +3555,111 @@ CREATE INDEX audit_logs_user_id_idx ON ONLY audit.audit_logs USING btree (user_i
 --
 
 CREATE INDEX audit_logs_default_user_id_timestamp_idx ON audit.audit_logs_default USING btree (user_id, "timestamp" DESC);
+
+
+--
+-- Name: events_20261129_class_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_class_idx ATTACH PARTITION app.events_20261129_class_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261129_pkey; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_pkey ATTACH PARTITION app.events_20261129_pkey;
+
+
+--
+-- Name: events_20261129_student_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_student_idx ATTACH PARTITION app.events_20261129_student_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261130_class_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_class_idx ATTACH PARTITION app.events_20261130_class_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261130_pkey; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_pkey ATTACH PARTITION app.events_20261130_pkey;
+
+
+--
+-- Name: events_20261130_student_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_student_idx ATTACH PARTITION app.events_20261130_student_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261201_class_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_class_idx ATTACH PARTITION app.events_20261201_class_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261201_pkey; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_pkey ATTACH PARTITION app.events_20261201_pkey;
+
+
+--
+-- Name: events_20261201_student_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_student_idx ATTACH PARTITION app.events_20261201_student_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261202_class_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_class_idx ATTACH PARTITION app.events_20261202_class_id_horizon_id_idx;
+
+
+--
+-- Name: events_20261202_pkey; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_pkey ATTACH PARTITION app.events_20261202_pkey;
+
+
+--
+-- Name: events_20261202_student_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_student_idx ATTACH PARTITION app.events_20261202_student_id_horizon_id_idx;
+
+
+--
+-- Name: events_default_class_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_class_idx ATTACH PARTITION app.events_default_class_id_horizon_id_idx;
+
+
+--
+-- Name: events_default_pkey; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_pkey ATTACH PARTITION app.events_default_pkey;
+
+
+--
+-- Name: events_default_student_id_horizon_id_idx; Type: INDEX ATTACH; Schema: app; Owner: postgres
+--
+
+ALTER INDEX app.events_student_idx ATTACH PARTITION app.events_default_student_id_horizon_id_idx;
 
 
 --
@@ -2600,6 +3751,34 @@ CREATE TRIGGER _100_summarise_truncate AFTER TRUNCATE ON app.attendance_records 
 --
 
 CREATE TRIGGER _100_summarise_update AFTER UPDATE ON app.attendance_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__summarise();
+
+
+--
+-- Name: attendance_records _200_events_delete; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _200_events_delete AFTER DELETE ON app.attendance_records REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__events();
+
+
+--
+-- Name: attendance_records _200_events_insert; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _200_events_insert AFTER INSERT ON app.attendance_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__events();
+
+
+--
+-- Name: attendance_records _200_events_truncate; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _200_events_truncate AFTER TRUNCATE ON app.attendance_records FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__events_truncate();
+
+
+--
+-- Name: attendance_records _200_events_update; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _200_events_update AFTER UPDATE ON app.attendance_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__events();
 
 
 --
@@ -2793,6 +3972,18 @@ ALTER TABLE app.class_teachers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.classes ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: event_retention; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.event_retention ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.events ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: staff; Type: ROW SECURITY; Schema: app; Owner: postgres
 --
 
@@ -2838,6 +4029,7 @@ GRANT USAGE ON SCHEMA api TO anon;
 
 GRANT USAGE ON SCHEMA app TO authenticated;
 GRANT USAGE ON SCHEMA app TO service_role;
+GRANT USAGE ON SCHEMA app TO authenticator;
 
 
 --
@@ -2855,6 +4047,13 @@ GRANT USAGE ON SCHEMA audit TO service_role;
 GRANT USAGE ON SCHEMA auth TO anon;
 GRANT USAGE ON SCHEMA auth TO authenticated;
 GRANT USAGE ON SCHEMA auth TO service_role;
+
+
+--
+-- Name: FUNCTION class_digests(); Type: ACL; Schema: analytics; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION analytics.class_digests() FROM PUBLIC;
 
 
 --
@@ -2980,6 +4179,24 @@ GRANT ALL ON FUNCTION api.class_statistics(class_id uuid) TO authenticated;
 
 
 --
+-- Name: FUNCTION event_stream(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.event_stream() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.event_stream() TO authenticated;
+GRANT ALL ON FUNCTION api.event_stream() TO service_role;
+
+
+--
+-- Name: FUNCTION events(after text, lim integer, until text); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.events(after text, lim integer, until text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.events(after text, lim integer, until text) TO authenticated;
+GRANT ALL ON FUNCTION api.events(after text, lim integer, until text) TO service_role;
+
+
+--
 -- Name: FUNCTION mark_attendance(class_id uuid, date date, period integer, subject text, marks jsonb); Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -3033,169 +4250,6 @@ GRANT ALL ON FUNCTION api.weekly_attendance(week text) TO authenticated;
 
 REVOKE ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) TO authenticated;
-
-
---
--- Name: FUNCTION authorize_admin(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.authorize_admin() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.authorize_admin() TO authenticated;
-
-
---
--- Name: FUNCTION authorize_class(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.authorize_class(p_class_id uuid) FROM PUBLIC;
-
-
---
--- Name: FUNCTION authorize_student(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
-
-
---
--- Name: FUNCTION caller_student_id(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
-
-
---
--- Name: FUNCTION class_exists(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.class_exists(p_class_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.class_exists(p_class_id uuid) TO authenticated;
-
-
---
--- Name: FUNCTION is_admin(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.is_admin() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.is_admin() TO authenticated;
-GRANT ALL ON FUNCTION app.is_admin() TO service_role;
-
-
---
--- Name: FUNCTION is_marked(p_status app.attendance_status); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.is_marked(p_status app.attendance_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO authenticated;
-GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO service_role;
-
-
---
--- Name: FUNCTION is_staff(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.is_staff() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.is_staff() TO authenticated;
-GRANT ALL ON FUNCTION app.is_staff() TO service_role;
-
-
---
--- Name: FUNCTION my_class_id(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.my_class_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.my_class_id() TO authenticated;
-GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
-
-
---
--- Name: FUNCTION rebuild_attendance_summaries(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.rebuild_attendance_summaries() FROM PUBLIC;
-
-
---
--- Name: FUNCTION records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) TO authenticated;
-
-
---
--- Name: FUNCTION student_trend(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.student_trend(p_student_id uuid) FROM PUBLIC;
-
-
---
--- Name: FUNCTION taught_class_ids(); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.taught_class_ids() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.taught_class_ids() TO authenticated;
-GRANT ALL ON FUNCTION app.taught_class_ids() TO service_role;
-
-
---
--- Name: FUNCTION unknown_student_ids(p_ids uuid[]); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) TO authenticated;
-
-
---
--- Name: FUNCTION create_partitions(p_months_ahead integer, p_from date); Type: ACL; Schema: audit; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION audit.create_partitions(p_months_ahead integer, p_from date) FROM PUBLIC;
-
-
---
--- Name: FUNCTION log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text); Type: ACL; Schema: audit; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) FROM PUBLIC;
-GRANT ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) TO authenticator;
-GRANT ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) TO service_role;
-
-
---
--- Name: FUNCTION redact(p_metadata jsonb); Type: ACL; Schema: audit; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION audit.redact(p_metadata jsonb) FROM PUBLIC;
-
-
---
--- Name: TABLE class_statistics; Type: ACL; Schema: analytics; Owner: postgres
---
-
-GRANT SELECT ON TABLE analytics.class_statistics TO service_role;
-
-
---
--- Name: TABLE pending_changes; Type: ACL; Schema: analytics; Owner: postgres
---
-
-GRANT SELECT ON TABLE analytics.pending_changes TO service_role;
-
-
---
--- Name: TABLE refresh_state; Type: ACL; Schema: analytics; Owner: postgres
---
-
-GRANT SELECT ON TABLE analytics.refresh_state TO service_role;
-
-
---
--- Name: TABLE student_rankings; Type: ACL; Schema: analytics; Owner: postgres
---
-
-GRANT SELECT ON TABLE analytics.student_rankings TO service_role;
 
 
 --
@@ -3263,6 +4317,310 @@ GRANT INSERT(marked_at),UPDATE(marked_at) ON TABLE app.attendance_records TO aut
 
 
 --
+-- Name: FUNCTION attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION authorize_admin(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.authorize_admin() TO authenticated;
+
+
+--
+-- Name: FUNCTION authorize_class(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_class(p_class_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION authorize_student(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION caller_student_id(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION class_exists(p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.class_exists(p_class_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.class_exists(p_class_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION create_event_partitions(p_days_ahead integer, p_from date); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.create_event_partitions(p_days_ahead integer, p_from date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dashboard_of(p_student_id uuid, p_class_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.dashboard_of(p_student_id uuid, p_class_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dashboards_for(p_students uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.dashboards_for(p_students uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.dashboards_for(p_students uuid[]) TO authenticator;
+GRANT ALL ON FUNCTION app.dashboards_for(p_students uuid[]) TO service_role;
+
+
+--
+-- Name: FUNCTION drop_expired_event_partitions(p_now timestamp with time zone); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.drop_expired_event_partitions(p_now timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION event_bound(OUT oldest_writer xid8, OUT xmax xid8, OUT last_id bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_bound(OUT oldest_writer xid8, OUT xmax xid8, OUT last_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION event_head(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_head() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.event_head() TO authenticator;
+GRANT ALL ON FUNCTION app.event_head() TO service_role;
+
+
+--
+-- Name: FUNCTION event_position(p_horizon xid8, p_id bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_position(p_horizon xid8, p_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION event_position_expired(p_horizon xid8, p_id bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_position_expired(p_horizon xid8, p_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION event_position_since(p_since timestamp with time zone); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_position_since(p_since timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.event_position_since(p_since timestamp with time zone) TO authenticator;
+GRANT ALL ON FUNCTION app.event_position_since(p_since timestamp with time zone) TO service_role;
+
+
+--
+-- Name: FUNCTION event_retention(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_retention() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION event_writer_lock(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.event_writer_lock() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION is_admin(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.is_admin() TO authenticated;
+GRANT ALL ON FUNCTION app.is_admin() TO service_role;
+
+
+--
+-- Name: FUNCTION is_marked(p_status app.attendance_status); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.is_marked(p_status app.attendance_status) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO authenticated;
+GRANT ALL ON FUNCTION app.is_marked(p_status app.attendance_status) TO service_role;
+
+
+--
+-- Name: FUNCTION is_staff(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.is_staff() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.is_staff() TO authenticated;
+GRANT ALL ON FUNCTION app.is_staff() TO service_role;
+
+
+--
+-- Name: FUNCTION maintain_events(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.maintain_events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION my_class_id(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.my_class_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.my_class_id() TO authenticated;
+GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
+
+
+--
+-- Name: FUNCTION parse_event_position(p_position text, OUT horizon xid8, OUT id bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.parse_event_position(p_position text, OUT horizon xid8, OUT id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION read_events(p_after text, p_limit integer); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.read_events(p_after text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.read_events(p_after text, p_limit integer) TO authenticator;
+GRANT ALL ON FUNCTION app.read_events(p_after text, p_limit integer) TO service_role;
+
+
+--
+-- Name: FUNCTION rebuild_attendance_summaries(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.rebuild_attendance_summaries() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) TO authenticated;
+
+
+--
+-- Name: FUNCTION student_trend(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.student_trend(p_student_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION taught_class_ids(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.taught_class_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.taught_class_ids() TO authenticated;
+GRANT ALL ON FUNCTION app.taught_class_ids() TO service_role;
+
+
+--
+-- Name: FUNCTION tg_attendance_records__events(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.tg_attendance_records__events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION tg_attendance_records__events_truncate(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.tg_attendance_records__events_truncate() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION unknown_student_ids(p_ids uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) TO authenticated;
+
+
+--
+-- Name: FUNCTION widen_xid(p_xid xid, p_near xid8); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.widen_xid(p_xid xid, p_near xid8) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION write_events(p_events jsonb); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.write_events(p_events jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION create_partitions(p_months_ahead integer, p_from date); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.create_partitions(p_months_ahead integer, p_from date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) TO authenticator;
+GRANT ALL ON FUNCTION audit.log(p_action text, p_resource text, p_resource_id text, p_metadata jsonb, p_success boolean, p_error_message text, p_user_id uuid, p_ip_address inet, p_user_agent text) TO service_role;
+
+
+--
+-- Name: FUNCTION redact(p_metadata jsonb); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.redact(p_metadata jsonb) FROM PUBLIC;
+
+
+--
+-- Name: TABLE class_statistics; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.class_statistics TO service_role;
+
+
+--
+-- Name: TABLE pending_changes; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.pending_changes TO service_role;
+
+
+--
+-- Name: TABLE refresh_state; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.refresh_state TO service_role;
+
+
+--
+-- Name: TABLE student_rankings; Type: ACL; Schema: analytics; Owner: postgres
+--
+
+GRANT SELECT ON TABLE analytics.student_rankings TO service_role;
+
+
+--
 -- Name: TABLE attendance_records; Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -3304,6 +4662,13 @@ GRANT SELECT ON TABLE api.profile TO authenticated;
 
 GRANT SELECT ON TABLE app.class_teachers TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.class_teachers TO service_role;
+
+
+--
+-- Name: TABLE events; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.events TO service_role;
 
 
 --

@@ -220,9 +220,9 @@ class Metrics:
 
     def watch_streams(self, hub: Any) -> None:
         """Open event streams: in this process, and across every process sharing Redis (P7)."""
-        Gauge(
-            "edge_sse_streams", "Event streams open in this process", registry=self.registry
-        ).set_function(lambda: len(hub))
+        Gauge("edge_sse_streams", "Event streams open in this process", registry=self.registry).set_function(
+            lambda: len(hub)
+        )
         Gauge(
             "edge_sse_streams_everywhere",
             "Event streams open across every edge process (Redis records, as of the last heartbeat)",

@@ -138,7 +138,8 @@ class Bridge:
                 self._caught_up.set()
                 return
             events = [
-                Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4]) for r in rows
+                Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4])
+                for r in rows
             ]
             await self._invalidate(events)
             dashboards = await self._dashboards(conn, events)
@@ -179,7 +180,9 @@ class Bridge:
             self._responses.learn_class(sid, class_id)
         specs = {s: dashboard_spec(s) for s in students}
         stamps = await self._stamps(specs)
-        cur = await conn.execute("select student_id, dashboard from app.dashboards_for(%s::uuid[])", (students,))
+        cur = await conn.execute(
+            "select student_id, dashboard from app.dashboards_for(%s::uuid[])", (students,)
+        )
         out: dict[str, bytes] = {}
         for student_id, dashboard in await cur.fetchall():
             sid = str(student_id)

@@ -45,7 +45,9 @@ RETRY_JITTER_MS = 2000
 PING = b": ping\n\n"
 
 
-def message(event: str | None, data: Any = None, position: str | None = None, retry_ms: int | None = None) -> bytes:
+def message(
+    event: str | None, data: Any = None, position: str | None = None, retry_ms: int | None = None
+) -> bytes:
     """One SSE message: retry, id and event lines, then the JSON data on one line."""
     lines = []
     if retry_ms is not None:
@@ -229,8 +231,16 @@ class Hub:
         with contextlib.suppress(RedisUnavailable):
             await self._r.run(
                 lambda: self._r.channel.execute(
-                    "HSET", key, "studentId", stream.student_id, "classId", stream.class_id,
-                    "createdAt", str(int(stream.created_at * 1000)), "lastPing", str(now_ms),
+                    "HSET",
+                    key,
+                    "studentId",
+                    stream.student_id,
+                    "classId",
+                    stream.class_id,
+                    "createdAt",
+                    str(int(stream.created_at * 1000)),
+                    "lastPing",
+                    str(now_ms),
                 )
             )
             await self._r.run(lambda: self._r.channel.execute("PEXPIRE", key, self.record_ttl_ms))

@@ -141,10 +141,10 @@ async def stream(query_args: StreamQuery) -> Response:
             else:
                 yield first
             while True:
-                chunk = await stream_.next()
-                if chunk is None:
+                queued = await stream_.next()
+                if queued is None:
                     return
-                yield chunk
+                yield queued
         finally:
             hub.close(stream_, stream_.closed or "disconnected")
 

@@ -463,7 +463,8 @@ create function app.drop_expired_event_partitions(p_now timestamptz default now(
 as $$
 declare
     v_part record;
-    v_newest record;
+    v_horizon xid8;
+    v_id bigint;
 begin
     for v_part in
         select c.oid::regclass as rel, c.relname,
@@ -475,13 +476,13 @@ begin
     loop
         continue when (v_part.day + 1)::timestamp at time zone 'UTC' > p_now - app.event_retention();
         execute format('select horizon, id from %s order by horizon desc, id desc limit 1', v_part.rel)
-        into v_newest;
-        if v_newest.horizon is not null then
+        into v_horizon, v_id;
+        if v_horizon is not null then
             update app.event_retention as r
-            set dropped_through_horizon = v_newest.horizon,
-                dropped_through_id = v_newest.id,
+            set dropped_through_horizon = v_horizon,
+                dropped_through_id = v_id,
                 dropped_at = now()
-            where (r.dropped_through_horizon, r.dropped_through_id) < (v_newest.horizon, v_newest.id);
+            where (r.dropped_through_horizon, r.dropped_through_id) < (v_horizon, v_id);
         end if;
         execute format('drop table %s', v_part.rel);
         return next v_part.relname::text;

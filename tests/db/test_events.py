@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from tests.db.helpers import call_as
 
 DAY = dt.date(2026, 11, 2)
+EXPIRED = (
+    "select app.event_position_expired((p).horizon, (p).id) from (select app.parse_event_position(%s) as p) s"
+)
 
 
 class School:
@@ -27,7 +30,9 @@ class School:
         self.class_id = uuid.uuid4()
         self.teacher = uuid.uuid4()
         self.students = [uuid.uuid4() for _ in range(students)]
-        db.execute("insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"C {self.class_id}"))
+        db.execute(
+            "insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"C {self.class_id}")
+        )
         db.execute(
             "insert into app.staff (id, name, email, role) values (%s, 'T', %s, 'teacher')",
             (self.teacher, f"{self.teacher}@school.test"),
@@ -46,7 +51,8 @@ class School:
             for s in (students or self.students)
         )
         return (
-            "insert into app.attendance_records (student_id, class_id, date, period, subject, status, marked_by)"
+            "insert into app.attendance_records"
+            " (student_id, class_id, date, period, subject, status, marked_by)"
             f" values {rows} on conflict (student_id, date, period) do update set status = excluded.status"
         )
 
@@ -166,7 +172,7 @@ def test_events_committed_out_of_id_order_are_all_delivered(
     with session(db_url) as first, session(db_url) as second:
         first.execute(school.mark_sql(1, students=school.students[:half]))
         second.execute(school.mark_sql(2, students=school.students[half:]))
-        ids = {
+        ids: dict[str, Any] = {
             name: conn.execute("select min(id), max(id) from app.events").fetchone()
             for name, conn in (("first", first), ("second", second))
         }
@@ -307,7 +313,9 @@ def test_for_any_interleaving_every_committed_event_is_read_exactly_once(
     assert sorted(periods(reader.seen)) == sorted(p for p in committed for _ in range(2))
 
 
-def test_truncate_tells_every_student_to_reset(db: psycopg.Connection[Any], school: School, reader: Reader) -> None:
+def test_truncate_tells_every_student_to_reset(
+    db: psycopg.Connection[Any], school: School, reader: Reader
+) -> None:
     db.execute(school.mark_sql(1))
     reader.read()
     db.execute("truncate app.attendance_records")
@@ -324,7 +332,8 @@ def test_positions_parse_back_and_refuse_what_is_not_one(db: psycopg.Connection[
     row = db.execute("select app.parse_event_position(app.event_position('123456'::xid8, 789))").fetchone()
     assert row is not None
     assert db.execute(
-        "select (p).horizon::text, (p).id from (select app.parse_event_position(app.event_position('123456'::xid8, 789)) as p) s"
+        "select (p).horizon::text, (p).id"
+        " from (select app.parse_event_position(app.event_position('123456'::xid8, 789)) as p) s"
     ).fetchone() == ("123456", 789)
     for bad in ("", "zz", "0" * 31, "f" + "0" * 31, "0" * 16 + "8" + "0" * 15, "0" * 33):
         parsed = db.execute("select (app.parse_event_position(%s)).horizon", (bad,)).fetchone()
@@ -351,12 +360,12 @@ def test_retention_drops_whole_days_and_remembers_the_newest_position_dropped(
     assert db.execute("select count(*) from app.events").fetchone() == (0,)
     last = first[-1][0]
     expired = db.execute(
-        "select app.event_position_expired((p).horizon, (p).id) from (select app.parse_event_position(%s) as p) s",
+        EXPIRED,
         (first[0][0],),
     ).fetchone()
     assert expired == (True,), "a position before the newest dropped one has lost events"
     current = db.execute(
-        "select app.event_position_expired((p).horizon, (p).id) from (select app.parse_event_position(%s) as p) s",
+        EXPIRED,
         (last,),
     ).fetchone()
     assert current == (False,), "nothing after the newest dropped position is gone"
@@ -370,7 +379,9 @@ def test_students_cannot_read_the_outbox(db: psycopg.Connection[Any], school: Sc
         call_as(db, school.students[0], "select * from app.read_events(null)")
 
 
-def events_as(db: psycopg.Connection[Any], student: uuid.UUID, after: str | None, **kw: Any) -> dict[str, Any]:
+def events_as(
+    db: psycopg.Connection[Any], student: uuid.UUID, after: str | None, **kw: Any
+) -> dict[str, Any]:
     args = ", ".join(["%s"] + [f"{k} => %s" for k in kw])
     result: dict[str, Any] = call_as(db, student, f"select api.events({args})", (after, *kw.values()))
     return result
@@ -396,10 +407,14 @@ def test_a_student_reads_their_own_changes_and_only_the_fact_that_their_class_ch
 
     # The classmate's page holds their own change and not mine.
     theirs = events_as(db, classmate, start["nextAfter"])
-    assert [e["data"].get("status") for e in theirs["events"] if e["event"] == "attendance_update"] == ["sick"]
+    assert [e["data"].get("status") for e in theirs["events"] if e["event"] == "attendance_update"] == [
+        "sick"
+    ]
 
 
-def test_pages_split_at_the_limit_and_resume_without_a_gap(db: psycopg.Connection[Any], school: School) -> None:
+def test_pages_split_at_the_limit_and_resume_without_a_gap(
+    db: psycopg.Connection[Any], school: School
+) -> None:
     me = school.students[0]
     after = events_as(db, me, None)["nextAfter"]
     for period in range(1, 6):
@@ -425,7 +440,9 @@ def test_a_position_that_is_not_one_of_ours_gets_a_reset(
     assert reset["data"]["reason"] in ("malformed", "future")
 
 
-def test_a_position_older_than_the_retention_gets_a_reset(db: psycopg.Connection[Any], school: School) -> None:
+def test_a_position_older_than_the_retention_gets_a_reset(
+    db: psycopg.Connection[Any], school: School
+) -> None:
     me = school.students[0]
     after = events_as(db, me, None)["nextAfter"]
     db.execute(school.mark_sql(1))

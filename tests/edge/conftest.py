@@ -134,8 +134,11 @@ class Edges(list[str]):
 
 
 @contextlib.contextmanager
-def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator[Edges]:
-    """`count` edge processes under hypercorn with the project's configuration; their URLs."""
+def served_edges(
+    settings: EdgeSettings, count: int = 1, env: dict[str, str] | None = None, **more: str
+) -> Iterator[Edges]:
+    """`count` edge processes under hypercorn with the project's configuration and these
+    environment variables; their URLs."""
     environment = {
         **os.environ,
         "EDGE_DATABASE_URL": settings.database_url,
@@ -143,7 +146,8 @@ def served_edges(settings: EdgeSettings, count: int = 1, **env: str) -> Iterator
         "JWT_SECRET": SECRET,
         "DB_POOL_MIN": "1",
         "DB_POOL_MAX": "5",
-        **env,
+        **(env or {}),
+        **more,
     }
     procs, urls = [], []
     try:

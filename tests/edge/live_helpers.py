@@ -29,7 +29,9 @@ class Classroom:
         self.class_id = uuid.uuid4()
         self.teacher = uuid.uuid4()
         self.students = [uuid.uuid4() for _ in range(size)]
-        db.execute("insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"Live {self.class_id}"))
+        db.execute(
+            "insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"Live {self.class_id}")
+        )
         db.execute(
             "insert into app.staff (id, name, email, role) values (%s, 'Teacher', %s, 'teacher')",
             (self.teacher, f"{self.teacher}@school.test"),
@@ -47,7 +49,8 @@ class Classroom:
             for s in (students or self.students)
         )
         return (
-            "insert into app.attendance_records (student_id, class_id, date, period, subject, status, marked_by)"
+            "insert into app.attendance_records"
+            " (student_id, class_id, date, period, subject, status, marked_by)"
             f" values {rows} on conflict (student_id, date, period) do update set status = excluded.status,"
             " marked_by = excluded.marked_by"
         )
@@ -96,7 +99,9 @@ async def listen(
     if last_event_id is not None:
         sent["Last-Event-ID"] = last_event_id
     try:
-        async with aconnect_sse(client, "GET", f"{url}/api/students/notifications/sse", headers=sent) as source:
+        async with aconnect_sse(
+            client, "GET", f"{url}/api/students/notifications/sse", headers=sent
+        ) as source:
             received.status = source.response.status_code
             if source.response.status_code != 200:
                 return

@@ -126,7 +126,9 @@ async def test_every_endpoint_answers_as_documented(
         (school.demo_student_id,),
     )
     await settle(client.app)
-    page = await check(events, "GET", await client.get(f"{events}?after={start.nextAfter}", headers=student), 200)
+    page = await check(
+        events, "GET", await client.get(f"{events}?after={start.nextAfter}", headers=student), 200
+    )
     assert {e.event for e in page.events} == {"attendance_update", "metrics_update"}
     reset = await check(events, "GET", await client.get(f"{events}?after={'7' * 32}", headers=student), 200)
     assert [e.event for e in reset.events] == ["reset"]
@@ -138,6 +140,7 @@ async def test_every_endpoint_answers_as_documented(
     assert issued.expiresIn == 60
     sse = "/api/students/notifications/sse"
     for query, headers in ((f"?ticket={issued.ticket}", {}), ("", student)):
+        connection: Any
         async with client.request(f"{sse}{query}", headers=headers) as connection:
             await connection.send_complete()
             first = await connection.receive()

@@ -9,13 +9,14 @@ import signal
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
@@ -23,7 +24,7 @@ from redis import Redis
 
 from edge import keys
 from edge.settings import EdgeSettings
-from tests.edge.conftest import bearer, introduce, served_edges, settle, token
+from tests.edge.conftest import bearer, introduce, served_edges, token
 from tests.edge.live_helpers import Classroom, Received, listen, streams, wait_until
 
 FAST = {"SSE_HEARTBEAT_S": "1", "SSE_RECORD_TTL_S": "3"}
@@ -66,7 +67,7 @@ async def test_an_event_reaches_the_student_within_two_seconds(
     """P6, and what each student of the class receives: their own change, and their figures."""
     room = Classroom(db, 3)
     me, classmate = room.students[0], room.students[1]
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         async with streams(url, [me, classmate]) as got:
             started = time.monotonic()
             room.mark(1, "sick", [me])
@@ -93,7 +94,7 @@ def test_every_connected_student_of_the_class_gets_the_class_change(
 ) -> None:
     """P8: for any class size and any set of connected students, a mark of one student reaches
     every connected student of the class as a metrics_update, and nobody else."""
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
 
         @hypothesis_settings(
             max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -133,11 +134,11 @@ async def test_streams_are_counted_across_processes_and_forgotten_when_they_end(
     closed stream's record and memory go at once, a dead process's records within their TTL."""
     room = Classroom(db, 5)
     redis = Redis.from_url(settings.redis_url)
-    with served_edges(settings, count=2, **FAST) as edges:
+    with served_edges(settings, count=2, env=FAST) as edges:
         first, second = edges
         async with streams(first, room.students[:3]), streams(second, room.students[3:]):
             await wait_until(lambda: redis.zcard(keys.SSE_CONNECTIONS) == 5, 5, "five records")
-            ids = [m.decode() for m in redis.zrange(keys.SSE_CONNECTIONS, 0, -1)]
+            ids = [m.decode() for m in cast(list[bytes], redis.zrange(keys.SSE_CONNECTIONS, 0, -1))]
             record = redis.hgetall(keys.sse_connection(ids[0]))
             assert {b"studentId", b"classId", b"createdAt", b"lastPing"} <= set(record)
             assert record[b"classId"] == str(room.class_id).encode()
@@ -157,7 +158,9 @@ async def test_streams_are_counted_across_processes_and_forgotten_when_they_end(
                 proc.kill()
             edges.procs[1].wait()
             await wait_until(
-                lambda: redis.exists(*[keys.sse_connection(i) for i in ids]) == 3, 5, "the dead process's records expire"
+                lambda: redis.exists(*[keys.sse_connection(i) for i in ids]) == 3,
+                5,
+                "the dead process's records expire",
             )
             await asyncio.sleep(1.5)
             assert (await _metrics(first))["edge_sse_streams_everywhere"] == 3
@@ -182,7 +185,7 @@ async def test_a_resumed_stream_gets_what_it_missed_once_on_another_process(
 ) -> None:
     room = Classroom(db, 2)
     me = room.students[0]
-    with served_edges(settings, count=2, **FAST) as [first, second]:
+    with served_edges(settings, count=2, env=FAST) as [first, second]:
         async with streams(first, [me]) as got:
             room.mark(1, "present", [me])
             await wait_until(lambda: got[me].of("metrics_update"), 2, "the first change")
@@ -192,7 +195,9 @@ async def test_a_resumed_stream_gets_what_it_missed_once_on_another_process(
         resumed = Received()
         async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as http:
             task = asyncio.create_task(listen(http, second, me, resumed, last_event_id=last))
-            await wait_until(lambda: len(resumed.of("attendance_update")) == 2, 3, f"the missed changes {resumed}")
+            await wait_until(
+                lambda: len(resumed.of("attendance_update")) == 2, 3, f"the missed changes {resumed}"
+            )
             room.mark(4, "leave", [me])
             await wait_until(lambda: len(resumed.of("attendance_update")) == 3, 3, "the live change")
             task.cancel()
@@ -200,7 +205,7 @@ async def test_a_resumed_stream_gets_what_it_missed_once_on_another_process(
     periods = [e[2]["period"] for e in resumed.of("attendance_update")]
     assert periods == [2, 3, 4], "missed ones in order, then live, none twice"
     ids = [e[0] for e in resumed.events]
-    assert ids == sorted(ids) and all(i > last for i in ids if i)
+    assert last is not None and ids == sorted(ids) and all(i > last for i in ids if i)
 
 
 @pytest.mark.parametrize("position", ["not-a-position", "7" * 32, "0" * 32 + "x" * 20_000])
@@ -209,7 +214,7 @@ async def test_a_bad_last_event_id_gets_a_reset_and_the_stream_goes_on(
 ) -> None:
     room = Classroom(db, 1)
     me = room.students[0]
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         got = Received()
         async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as http:
             task = asyncio.create_task(listen(http, url, me, got, last_event_id=position[:8000]))
@@ -227,7 +232,7 @@ async def test_polling_returns_the_events_the_stream_sends_with_the_same_ids(
 ) -> None:
     room = Classroom(db, 2)
     me = room.students[0]
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         async with httpx.AsyncClient() as http:
             start = (await http.get(f"{url}/api/students/events", headers=bearer(me))).json()["nextAfter"]
             async with streams(url, [me]) as got:
@@ -248,9 +253,11 @@ async def test_tickets_are_single_use_bound_to_their_user_and_expire(
     room = Classroom(db, 2)
     me, other = room.students
     redis = Redis.from_url(settings.redis_url)
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as http:
-            issued = (await http.post(f"{url}/api/students/notifications/sse/ticket", headers=bearer(me))).json()
+            issued = (
+                await http.post(f"{url}/api/students/notifications/sse/ticket", headers=bearer(me))
+            ).json()
             assert issued["expiresIn"] == 60
             assert 55 <= redis.ttl(keys.sse_ticket(issued["ticket"])) <= 60
             got = Received()
@@ -273,7 +280,9 @@ async def test_tickets_are_single_use_bound_to_their_user_and_expire(
             assert reused.status_code == 401 and reused.json()["error"]["code"] == "AUTHENTICATION_ERROR"
             forged = await http.get(f"{url}/api/students/notifications/sse?ticket=forged")
             assert forged.status_code == 401
-            expiring = (await http.post(f"{url}/api/students/notifications/sse/ticket", headers=bearer(me))).json()
+            expiring = (
+                await http.post(f"{url}/api/students/notifications/sse/ticket", headers=bearer(me))
+            ).json()
             redis.pexpire(keys.sse_ticket(expiring["ticket"]), 1)
             await asyncio.sleep(0.05)
             expired = await http.get(f"{url}/api/students/notifications/sse?ticket={expiring['ticket']}")
@@ -286,7 +295,7 @@ async def test_too_many_streams_are_refused_before_streaming(
     room = Classroom(db, 1)
     me = room.students[0]
     limits = '{"sse_connections": [2, 60], "sse_tickets": [1, 60]}'
-    with served_edges(settings, RATE_LIMITS=limits, **FAST) as [url]:
+    with served_edges(settings, env={**FAST, "RATE_LIMITS": limits}) as [url]:
         async with streams(url, [me]), streams(url, [me]):
             async with httpx.AsyncClient() as http:
                 third = await http.get(f"{url}/api/students/notifications/sse", headers=bearer(me))
@@ -298,10 +307,12 @@ async def test_too_many_streams_are_refused_before_streaming(
                 assert (await http.post(f"{url}{ticket}", headers=bearer(me))).status_code == 429
 
 
-async def test_a_stream_ends_when_its_token_expires(settings: EdgeSettings, db: psycopg.Connection[Any]) -> None:
+async def test_a_stream_ends_when_its_token_expires(
+    settings: EdgeSettings, db: psycopg.Connection[Any]
+) -> None:
     room = Classroom(db, 1)
     me = room.students[0]
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         got = Received()
         async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as http:
             headers = {"Authorization": f"Bearer {token(me, ttl=2)}"}
@@ -315,7 +326,7 @@ async def test_sigterm_ends_every_stream_within_two_seconds_and_the_process_exit
     settings: EdgeSettings, db: psycopg.Connection[Any]
 ) -> None:
     room = Classroom(db, 3)
-    with served_edges(settings, **FAST) as edges:
+    with served_edges(settings, env=FAST) as edges:
         async with streams(edges[0], room.students) as got:
             started = time.monotonic()
             edges.procs[0].send_signal(signal.SIGTERM)
@@ -333,7 +344,7 @@ async def test_a_reader_that_does_not_read_is_cut_off_and_a_fast_one_is_not(
     room = Classroom(db, 2)
     slow_student, fast_student = room.students
     redis = Redis.from_url(settings.redis_url)
-    with served_edges(settings, **FAST) as [url]:
+    with served_edges(settings, env=FAST) as [url]:
         host, port = url.removeprefix("http://").split(":")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -364,9 +375,12 @@ async def test_a_reader_that_does_not_read_is_cut_off_and_a_fast_one_is_not(
                 )
             else:
                 pytest.fail("the reader that does not read was never cut off")
-            await wait_until(lambda: redis.zcard(keys.SSE_CONNECTIONS) == 1, 3, "the slow stream's record gone")
+            await wait_until(
+                lambda: redis.zcard(keys.SSE_CONNECTIONS) == 1, 3, "the slow stream's record gone"
+            )
             assert not got[fast_student].closed.is_set(), "the fast reader keeps its stream"
             assert len(got[fast_student].of("attendance_update")) > 1000
+
         # The server closed the slow connection: reading what is left ends.
         async def drain() -> None:
             while await reader.read(65536):
@@ -374,4 +388,3 @@ async def test_a_reader_that_does_not_read_is_cut_off_and_a_fast_one_is_not(
 
         await asyncio.wait_for(drain(), 10)
         writer.close()
-

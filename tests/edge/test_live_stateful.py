@@ -92,7 +92,11 @@ class LiveStreams(RuleBasedStateMachine):
         return any(s == student for k, s in enumerate(self.tx_student) if k != but)
 
     def _change(
-        self, student: uuid.UUID, period: int, status: str | None, pending: dict[tuple[uuid.UUID, int], str | None]
+        self,
+        student: uuid.UUID,
+        period: int,
+        status: str | None,
+        pending: dict[tuple[uuid.UUID, int], str | None],
     ) -> tuple[tuple[uuid.UUID, int], str | None, Change] | None:
         key = (student, period)
         before = pending[key] if key in pending else self.status.get(key)
