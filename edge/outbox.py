@@ -4,9 +4,9 @@ autocommit connection outside the request pool.
 It LISTENs first, then catches up from its cursor, then follows: it reads whenever a
 notification arrives and at least every `poll_s` seconds, so a lost notification or a dropped
 connection delays an event, never loses it. For each batch it first invalidates the cached
-responses of every student and class the batch touched (one generation bump each), then
-computes the dashboards of the connected students concerned in one database call (stored in
-the response cache, so their next GET is a HIT) and hands the batch to the hub.
+responses of every student and class the batch touched (one generation bump each), then hands
+the events to the hub, then computes the dashboards of the connected students concerned in one
+database call (stored in the response cache, so their next GET is a HIT) and sends them.
 
 Where it starts: the position through which some process last invalidated (kept in Redis), so
 changes committed while no edge ran are invalidated too. Without one (a new Redis, or the key
@@ -27,7 +27,7 @@ from psycopg.rows import tuple_row
 from edge import keys
 from edge.cache import CacheService, CacheSpec, ResponseCache
 from edge.guarded_redis import GuardedRedis, RedisUnavailable
-from edge.streams import Event, Hub
+from edge.streams import Event, Hub, Stream
 
 log = structlog.get_logger("edge")
 
@@ -142,9 +142,11 @@ class Bridge:
                 for r in rows
             ]
             await self._invalidate(events)
-            dashboards = await self._dashboards(conn, events)
+            touched = self.hub.listeners(events)
             self.cursor = events[-1].position
-            self.hub.deliver(events, dashboards)
+            self.hub.deliver(events)
+            if touched:
+                self.hub.deliver_metrics(touched, await self._dashboards(conn, touched))
             self.batches += 1
             if len(rows) < self.batch:
                 return
@@ -169,12 +171,12 @@ class Bridge:
             position = events[-1].position
             await self._r.run(lambda: self._r.channel.execute("SET", keys.EVENTS_INVALIDATED, position))
 
-    async def _dashboards(self, conn: psycopg.AsyncConnection[Any], events: list[Event]) -> dict[str, bytes]:
-        """The dashboards of the connected students these events concern, in one call, each
+    async def _dashboards(
+        self, conn: psycopg.AsyncConnection[Any], touched: dict[Stream, str]
+    ) -> dict[str, bytes]:
+        """The dashboards of the connected students a batch concerned, in one call, each
         stored in the response cache under the generations read before computing it."""
-        classes = {stream.student_id: stream.class_id for stream in self.hub.listeners(events)}
-        if not classes:
-            return {}
+        classes = {stream.student_id: stream.class_id for stream in touched}
         students = sorted(classes)
         for sid, class_id in classes.items():
             self._responses.learn_class(sid, class_id)

@@ -3,9 +3,9 @@ wire format, and the record of every stream in Redis (so the count is known acro
 
 A stream is registered before anything is sent on it, with the position after which it wants
 events (its floor). The bridge (edge.outbox) hands every batch of events to the hub, which
-queues each event for the streams of its student, and a metrics_update for every stream whose
-student or class it touched. One ticker per process sends the heartbeats, refreshes the Redis
-records, and ends streams whose token expired.
+queues each event for the streams of its student; then the dashboards of the streams whose
+student or class the batch touched, as one metrics_update each. One ticker per process sends
+the heartbeats, refreshes the Redis records, and ends streams whose token expired.
 """
 
 from __future__ import annotations
@@ -197,10 +197,8 @@ class Hub:
                     touched[stream] = e.position
         return touched
 
-    def deliver(self, events: list[Event], dashboards: dict[str, bytes]) -> None:
-        """Queue a batch: each student's own events in order, then one metrics_update per stream
-        it concerns with the dashboard computed for this batch, at the last position concerned."""
-        touched = self.listeners(events)
+    def deliver(self, events: list[Event]) -> None:
+        """Queue each event of a batch, in order, on the streams of its student."""
         for e in events:
             if e.topic in ("attendance_update", "reset") and e.student_id:
                 streams = self.by_student.get(e.student_id)
@@ -208,11 +206,16 @@ class Hub:
                     chunk = message(e.topic, e.payload, e.position)
                     for stream in list(streams):
                         stream.push(chunk, e.position)
+        if events:
+            self.cursor = events[-1].position
+
+    def deliver_metrics(self, touched: dict[Stream, str], dashboards: dict[str, bytes]) -> None:
+        """One metrics_update per stream a batch concerned, with its student's dashboard
+        computed after the batch, at the last position that concerned it."""
         for stream, position in touched.items():
             body = dashboards.get(stream.student_id)
-            if body is not None:
+            if body is not None and not stream.closed:
                 stream.push(message("metrics_update", body, position), position)
-        self.cursor = events[-1].position if events else self.cursor
 
     def end_all(self, reason: str) -> None:
         for stream in list(self.streams()):
