@@ -36,7 +36,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import h11
 import psutil
@@ -55,7 +54,7 @@ CLASS_SIZE = 40
 EVENT_TRIGGERS = ("_200_events_insert", "_200_events_update", "_200_events_delete", "_200_events_truncate")
 SSE = "/api/students/notifications/sse"
 
-Handler = Callable[[str, bytes, bytes, float], None]
+Handler = Callable[[str, str, bytes, float], None]
 
 
 class Client:
@@ -183,7 +182,9 @@ class Arrivals:
 
     def expect(self, key: str, students: list[str], sent: float) -> None:
         self.sent[key] = sent
-        self.pending[key] = {f"{s}:attendance_update" for s in students} | {f"{s}:metrics_update" for s in students}
+        self.pending[key] = {f"{s}:attendance_update" for s in students} | {
+            f"{s}:metrics_update" for s in students
+        }
         for s in students:
             self.watch[s] = key
 
@@ -235,7 +236,12 @@ async def notify_round_trips(url: str, count: int) -> list[float]:
 
 
 async def commit_to_client(
-    url: str, host: str, port: int, classes: dict[str, list[str]], tokens: dict[str, str], args: argparse.Namespace
+    url: str,
+    host: str,
+    port: int,
+    classes: dict[str, list[str]],
+    tokens: dict[str, str],
+    args: argparse.Namespace,
 ) -> tuple[Arrivals, list[float]]:
     chosen = list(classes)[: -(-args.connected // CLASS_SIZE)]
     students = [s for c in chosen for s in classes[c]]
@@ -266,7 +272,12 @@ async def commit_to_client(
 
 
 async def broadcast(
-    url: str, host: str, port: int, classes: dict[str, list[str]], tokens: dict[str, str], args: argparse.Namespace
+    url: str,
+    host: str,
+    port: int,
+    classes: dict[str, list[str]],
+    tokens: dict[str, str],
+    args: argparse.Namespace,
 ) -> tuple[Arrivals, list[float]]:
     chosen = list(classes)[: -(-args.broadcast // CLASS_SIZE)]
     students = [s for c in chosen for s in classes[c]]
@@ -335,7 +346,9 @@ async def marking_throughput(url: str, classes: list[str], writers: int, duratio
 def set_event_triggers(url: str, enabled: bool) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for trigger in EVENT_TRIGGERS:
-            conn.execute(f"alter table app.attendance_records {'enable' if enabled else 'disable'} trigger {trigger}")
+            conn.execute(
+                f"alter table app.attendance_records {'enable' if enabled else 'disable'} trigger {trigger}"
+            )
 
 
 @contextlib.contextmanager
@@ -370,7 +383,11 @@ def main(argv: list[str] | None = None) -> int:
 
     secret = secrets.token_urlsafe(32)
     report = Report("live", machine({k: v for k, v in vars(args).items() if k != "json"}))
-    with many_files(), temp_cluster(extra_conf={"max_connections": "300"}) as pg, tempfile.TemporaryDirectory() as rd:
+    with (
+        many_files(),
+        temp_cluster(extra_conf={"max_connections": "300"}) as pg,
+        tempfile.TemporaryDirectory() as rd,
+    ):
         redis = EmbeddedRedis(Path(rd), free_port(), secrets.token_urlsafe(12), maxmemory="512mb")
         redis.start()
         try:
@@ -382,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
             edge_password = secrets.token_urlsafe(12)
             with psycopg.connect(pg.url(), autocommit=True) as conn:
                 conn.execute(
-                    psycopg.sql.SQL("alter role authenticator password {}").format(psycopg.sql.Literal(edge_password))
+                    psycopg.sql.SQL("alter role authenticator password {}").format(
+                        psycopg.sql.Literal(edge_password)
+                    )
                 )
             env = {
                 "EDGE_DATABASE_URL": pg.url(user="authenticator", password=edge_password),
@@ -394,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                 host, port = url.removeprefix("http://").split(":")
                 pid = worker_pid(server)
                 idle = asyncio.run(idle_memory(host, int(port), pid, students, tokens, idle_levels))
-                arrivals, notify = asyncio.run(commit_to_client(pg.url(), host, int(port), classes, tokens, args))
+                arrivals, notify = asyncio.run(
+                    commit_to_client(pg.url(), host, int(port), classes, tokens, args)
+                )
                 wide, statement_ms = asyncio.run(broadcast(pg.url(), host, int(port), classes, tokens, args))
                 throughput: dict[tuple[int, bool], list[float]] = {}
                 runs = 0
@@ -407,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
                             )
                             runs += 1
                             throughput.setdefault((writers, enabled), []).append(rate)
-                            console.print(f"{writers} writers, outbox {'on' if enabled else 'off'}: {rate:.0f}/s")
+                            console.print(
+                                f"{writers} writers, outbox {'on' if enabled else 'off'}: {rate:.0f}/s"
+                            )
                 set_event_triggers(pg.url(), True)
         finally:
             redis.stop()
@@ -430,8 +453,15 @@ def main(argv: list[str] | None = None) -> int:
         report.figure(f"marking_{writers}_writers_without_outbox_per_s", off)
         report.figure(f"marking_{writers}_writers_with_outbox_per_s", on)
         report.figure(f"marking_{writers}_writers_ratio", on / off)
-    report.target("commit -> attendance_update p99 ms", percentile(arrivals.latencies["attendance_update"], 99), "<=", 50)
-    report.target("broadcast to 5,000: p99 ms", percentile(wide.latencies["attendance_update"], 99), "<=", 250)
+    report.target(
+        "commit -> attendance_update p99 ms",
+        percentile(arrivals.latencies["attendance_update"], 99),
+        "<=",
+        50,
+    )
+    report.target(
+        "broadcast to 5,000: p99 ms", percentile(wide.latencies["attendance_update"], 99), "<=", 250
+    )
     if idle_levels:
         top = max(idle_levels)
         report.target(f"KiB per idle stream at {top}", idle[top][0], "<=", 30)

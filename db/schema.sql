@@ -143,6 +143,26 @@ CREATE TYPE app.attendance_status AS ENUM (
 ALTER TYPE app.attendance_status OWNER TO postgres;
 
 --
+-- Name: attendance_change; Type: TYPE; Schema: app; Owner: postgres
+--
+
+CREATE TYPE app.attendance_change AS (
+	student_id uuid,
+	class_id uuid,
+	date date,
+	period smallint,
+	subject text,
+	status app.attendance_status,
+	previous_status app.attendance_status,
+	marked_by uuid,
+	marked_at timestamp with time zone,
+	change text
+);
+
+
+ALTER TYPE app.attendance_change OWNER TO postgres;
+
+--
 -- Name: staff_role; Type: TYPE; Schema: app; Owner: postgres
 --
 
@@ -1301,61 +1321,6 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 
 
 --
--- Name: attendance_records; Type: TABLE; Schema: app; Owner: postgres
---
-
-CREATE TABLE app.attendance_records (
-    id bigint NOT NULL,
-    student_id uuid NOT NULL,
-    class_id uuid NOT NULL,
-    date date NOT NULL,
-    period smallint NOT NULL,
-    subject text NOT NULL,
-    status app.attendance_status NOT NULL,
-    marked_by uuid,
-    marked_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT attendance_records_period_check CHECK (((period >= 1) AND (period <= 12))),
-    CONSTRAINT attendance_records_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 120)))
-);
-
-
-ALTER TABLE app.attendance_records OWNER TO postgres;
-
---
--- Name: attendance_event(app.attendance_records, app.attendance_records, text); Type: FUNCTION; Schema: app; Owner: postgres
---
-
-CREATE FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $$
-begin
-    return jsonb_build_object(
-        'topic', 'attendance_update',
-        'studentId', p_row.student_id,
-        'classId', p_row.class_id,
-        'payload', jsonb_build_object(
-            'change', p_change,
-            'studentId', p_row.student_id,
-            'date', p_row.date,
-            'period', p_row.period,
-            'subject', p_row.subject,
-            'status', case when p_change = 'deleted' then null else p_row.status end,
-            'previousStatus', case
-                when p_change = 'deleted' then p_row.status
-                else p_old.status
-            end,
-            'markedBy', p_row.marked_by,
-            'markedAt', p_row.marked_at
-        )
-    );
-end;
-$$;
-
-
-ALTER FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) OWNER TO postgres;
-
---
 -- Name: authorize_admin(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1450,6 +1415,28 @@ $$;
 
 
 ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
+
+--
+-- Name: begin_events(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.begin_events() RETURNS xid8
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_horizon xid8;
+begin
+    perform pg_catalog.pg_advisory_xact_lock_shared(app.event_writer_lock());
+    perform pg_catalog.pg_notify('app_events', '');
+    select greatest(pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()), pg_catalog.pg_current_xact_id())
+    into v_horizon;
+    return v_horizon;
+end;
+$$;
+
+
+ALTER FUNCTION app.begin_events() OWNER TO postgres;
 
 --
 -- Name: caller_student_id(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2148,25 +2135,63 @@ CREATE FUNCTION app.tg_attendance_records__events() RETURNS trigger
     SET search_path TO ''
     AS $$
 declare
-    v_events jsonb;
+    v_changes app.attendance_change[];
+    v_horizon xid8;
 begin
     if tg_op = 'INSERT' then
-        select jsonb_agg(app.attendance_event(n, null, 'marked') order by n.student_id, n.date, n.period)
-        into v_events
+        select array_agg(
+            row(n.student_id, n.class_id, n.date, n.period, n.subject, n.status, null, n.marked_by,
+                n.marked_at, 'marked')::app.attendance_change
+            order by n.student_id, n.date, n.period
+        )
+        into v_changes
         from new_rows as n;
     elsif tg_op = 'UPDATE' then
-        select jsonb_agg(app.attendance_event(n, o, 're-marked') order by n.student_id, n.date, n.period)
-        into v_events
+        select array_agg(
+            row(n.student_id, n.class_id, n.date, n.period, n.subject, n.status, o.status, n.marked_by,
+                n.marked_at, 're-marked')::app.attendance_change
+            order by n.student_id, n.date, n.period
+        )
+        into v_changes
         from new_rows as n
         inner join old_rows as o on n.id = o.id
         where (n.status, n.subject, n.student_id, n.class_id, n.date, n.period)
             is distinct from (o.status, o.subject, o.student_id, o.class_id, o.date, o.period);
     else
-        select jsonb_agg(app.attendance_event(o, null, 'deleted') order by o.student_id, o.date, o.period)
-        into v_events
+        select array_agg(
+            row(o.student_id, o.class_id, o.date, o.period, o.subject, null, o.status, o.marked_by,
+                o.marked_at, 'deleted')::app.attendance_change
+            order by o.student_id, o.date, o.period
+        )
+        into v_changes
         from old_rows as o;
     end if;
-    perform app.write_events(v_events);
+    if v_changes is null then
+        return null;
+    end if;
+    v_horizon := app.begin_events();
+    -- The event names the student's class now (whose figures the change moves), which is the
+    -- record's class unless the student has moved since the period was held.
+    insert into app.events (horizon, topic, student_id, class_id, payload)
+    select
+        v_horizon,
+        'attendance_update',
+        c.student_id,
+        coalesce(s.class_id, c.class_id),
+        jsonb_build_object(
+            'change', c.change,
+            'studentId', c.student_id,
+            'date', c.date,
+            'period', c.period,
+            'subject', c.subject,
+            'status', c.status,
+            'previousStatus', c.previous_status,
+            'markedBy', c.marked_by,
+            'markedAt', c.marked_at
+        )
+    from unnest(v_changes) with ordinality as c
+    left join app.students as s on c.student_id = s.id
+    order by c.ordinality;
     return null;
 end;
 $$;
@@ -2427,22 +2452,16 @@ CREATE FUNCTION app.write_events(p_events jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare
+    v_horizon xid8;
 begin
     if p_events is null or pg_catalog.jsonb_array_length(p_events) = 0 then
         return;
     end if;
-    perform pg_catalog.pg_advisory_xact_lock_shared(app.event_writer_lock());
-    -- A new statement, so a snapshot taken after the lock: see the header of this migration.
+    v_horizon := app.begin_events();
     insert into app.events (horizon, topic, student_id, class_id, payload)
-    select
-        greatest(pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()), pg_catalog.pg_current_xact_id()),
-        e.topic,
-        e."studentId",
-        e."classId",
-        coalesce(e.payload, '{}'::jsonb)
+    select v_horizon, e.topic, e."studentId", e."classId", coalesce(e.payload, '{}'::jsonb)
     from pg_catalog.jsonb_to_recordset(p_events) as e (topic text, "studentId" uuid, "classId" uuid, payload jsonb);
-    -- A constant payload: Postgres sends one notification per transaction however many statements ask.
-    perform pg_catalog.pg_notify('app_events', '');
 end;
 $$;
 
@@ -2725,6 +2744,27 @@ CREATE MATERIALIZED VIEW analytics.student_rankings AS
 
 
 ALTER TABLE analytics.student_rankings OWNER TO postgres;
+
+--
+-- Name: attendance_records; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.attendance_records (
+    id bigint NOT NULL,
+    student_id uuid NOT NULL,
+    class_id uuid NOT NULL,
+    date date NOT NULL,
+    period smallint NOT NULL,
+    subject text NOT NULL,
+    status app.attendance_status NOT NULL,
+    marked_by uuid,
+    marked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT attendance_records_period_check CHECK (((period >= 1) AND (period <= 12))),
+    CONSTRAINT attendance_records_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 120)))
+);
+
+
+ALTER TABLE app.attendance_records OWNER TO postgres;
 
 --
 -- Name: attendance_records; Type: VIEW; Schema: api; Owner: postgres
@@ -4253,77 +4293,6 @@ GRANT ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) TO authe
 
 
 --
--- Name: TABLE attendance_records; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT SELECT ON TABLE app.attendance_records TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.attendance_records TO service_role;
-
-
---
--- Name: COLUMN attendance_records.student_id; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(student_id) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.class_id; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(class_id) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.date; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(date) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.period; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(period) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.subject; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(subject),UPDATE(subject) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.status; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(status),UPDATE(status) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.marked_by; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(marked_by),UPDATE(marked_by) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: COLUMN attendance_records.marked_at; Type: ACL; Schema: app; Owner: postgres
---
-
-GRANT INSERT(marked_at),UPDATE(marked_at) ON TABLE app.attendance_records TO authenticated;
-
-
---
--- Name: FUNCTION attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text); Type: ACL; Schema: app; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION app.attendance_event(p_row app.attendance_records, p_old app.attendance_records, p_change text) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION authorize_admin(); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -4343,6 +4312,13 @@ REVOKE ALL ON FUNCTION app.authorize_class(p_class_id uuid) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION begin_events(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.begin_events() FROM PUBLIC;
 
 
 --
@@ -4618,6 +4594,70 @@ GRANT SELECT ON TABLE analytics.refresh_state TO service_role;
 --
 
 GRANT SELECT ON TABLE analytics.student_rankings TO service_role;
+
+
+--
+-- Name: TABLE attendance_records; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.attendance_records TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.attendance_records TO service_role;
+
+
+--
+-- Name: COLUMN attendance_records.student_id; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(student_id) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.class_id; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(class_id) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.date; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(date) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.period; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(period) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.subject; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(subject),UPDATE(subject) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.status; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.marked_by; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(marked_by),UPDATE(marked_by) ON TABLE app.attendance_records TO authenticated;
+
+
+--
+-- Name: COLUMN attendance_records.marked_at; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT INSERT(marked_at),UPDATE(marked_at) ON TABLE app.attendance_records TO authenticated;
 
 
 --

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,14 @@ class CacheService:
     async def invalidate_class(self, class_id: uuid.UUID | str) -> None:
         """Every cached response about this class, and its students' dashboards: one bump."""
         await self._bump(keys.class_generation(str(class_id)))
+
+    async def invalidate(self, student_ids: Iterable[str], class_ids: Iterable[str]) -> None:
+        """Every cached response about these students and classes stops being read: one round
+        trip for all of them (a Redis Cluster would need one per slot)."""
+        generations = [keys.student_generation(s) for s in student_ids]
+        generations += [keys.class_generation(c) for c in class_ids]
+        if generations:
+            await self._r.run(lambda: self._r.channel.evalsha(self.INVALIDATE, generations, ()))
 
     async def _bump(self, generation: str) -> None:
         await self._r.run(lambda: self._r.channel.evalsha(self.INVALIDATE, [generation], ()))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import psycopg
@@ -53,6 +54,7 @@ class Bridge:
         enrich: Any,
         *,
         poll_s: float = 1.0,
+        min_interval_s: float = 0.005,
         batch: int = 1000,
         retry_s: float = 1.0,
     ) -> None:
@@ -63,6 +65,7 @@ class Bridge:
         self._responses = responses
         self._enrich = enrich
         self.poll_s = poll_s
+        self.min_interval_s = min_interval_s
         self.batch = batch
         self.retry_s = retry_s
         self.cursor: str | None = None
@@ -101,9 +104,14 @@ class Bridge:
                     if self.cursor is None:
                         self.cursor = await self._starting_point(conn)
                     while True:
+                        started = time.monotonic()
                         await self._drain(conn)
                         async for _ in conn.notifies(timeout=self.poll_s, stop_after=1):
                             pass
+                        # Under a stream of commits, read at most every min_interval_s: each
+                        # read then carries several transactions' events for one bound check,
+                        # one invalidation round trip and one dashboard call.
+                        await asyncio.sleep(self.min_interval_s - (time.monotonic() - started))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect and resume from the cursor
@@ -158,10 +166,7 @@ class Bridge:
         self._owed_classes.update(e.class_id for e in events if e.class_id)
         students, classes = list(self._owed_students), list(self._owed_classes)
         try:
-            await asyncio.gather(
-                *[self._cache.invalidate_student(s) for s in students],
-                *[self._cache.invalidate_class(c) for c in classes],
-            )
+            await self._cache.invalidate(students, classes)
         except RedisUnavailable:
             log.warning("events_invalidation_deferred", students=len(students), classes=len(classes))
             return

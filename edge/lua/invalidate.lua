@@ -1,13 +1,17 @@
--- Bump a generation: every cached response stamped with its current value stops being read.
+-- Bump generations: every cached response stamped with one of their current values stops being
+-- read.
 --
--- KEYS[1]  the generation (a student's or a class's)
--- The new value is the clock in microseconds, or the old value + 1 if that is not larger, so it
+-- KEYS     the generations (students' and classes'), one or many
+-- Each new value is the clock in microseconds, or the old value + 1 if that is not larger, so it
 -- only ever grows, and a key that was evicted and started again never repeats an old value.
--- Returns the new value.
+-- Returns the new value of the last key.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local next_value = math.max(now, current + 1)
-redis.call('SET', KEYS[1], string.format('%d', next_value))
+local next_value = 0
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  next_value = math.max(now, current + 1)
+  redis.call('SET', KEYS[i], string.format('%d', next_value))
+end
 return next_value

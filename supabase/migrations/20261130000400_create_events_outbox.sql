@@ -323,12 +323,14 @@ begin
         return null;
     end if;
     v_horizon := app.begin_events();
+    -- The event names the student's class now (whose figures the change moves), which is the
+    -- record's class unless the student has moved since the period was held.
     insert into app.events (horizon, topic, student_id, class_id, payload)
     select
         v_horizon,
         'attendance_update',
         c.student_id,
-        c.class_id,
+        coalesce(s.class_id, c.class_id),
         jsonb_build_object(
             'change', c.change,
             'studentId', c.student_id,
@@ -340,7 +342,9 @@ begin
             'markedBy', c.marked_by,
             'markedAt', c.marked_at
         )
-    from unnest(v_changes) as c;
+    from unnest(v_changes) with ordinality as c
+    left join app.students as s on c.student_id = s.id
+    order by c.ordinality;
     return null;
 end;
 $$;

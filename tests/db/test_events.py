@@ -475,3 +475,23 @@ def test_a_refresh_tells_the_classes_whose_figures_it_changed(
         "select class_id from app.events where topic = 'class_figures' order by horizon desc, id desc limit 1"
     ).fetchone()
     assert len(figures) == 1 and got == (school.class_id,)
+
+
+def test_an_event_names_the_class_the_student_is_in_now(
+    db: psycopg.Connection[Any], school: School, reader: Reader
+) -> None:
+    """Class figures are computed over a class's current members: a change to a record a moved
+    student has from their old class moves their new class's figures."""
+    db.execute(school.mark_sql(1, students=school.students[:1]))
+    reader.read()
+    other = School(db, students=1)
+    db.execute("update app.students set class_id = %s where id = %s", (other.class_id, school.students[0]))
+    db.execute(
+        "update app.attendance_records set status = 'sick' where student_id = %s", (school.students[0],)
+    )
+    reader.read()
+    row = db.execute(
+        "select class_id from app.events where student_id = %s order by horizon desc, id desc limit 1",
+        (school.students[0],),
+    ).fetchone()
+    assert row == (other.class_id,)
