@@ -135,29 +135,33 @@ class Bridge:
         return str(row[0])
 
     async def _drain(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Read and hand over batches until the outbox has nothing final after the cursor."""
+        """Read and hand over batches until the outbox has nothing final after the cursor; then
+        send the dashboards of every stream they concerned, once each. (Events first: a
+        statement that marked thousands of students reaches all of them before any dashboard
+        is computed.)"""
+        touched: dict[Stream, str] = {}
         while True:
             cur = await conn.execute("select * from app.read_events(%s, %s)", (self.cursor, self.batch))
             rows = await cur.fetchall()
-            if not rows:
-                if self.hub.cursor is None:
-                    self.hub.cursor = self.cursor
-                self.idle_reads += 1
-                self._caught_up.set()
-                return
-            events = [
-                Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4])
-                for r in rows
-            ]
-            await self._invalidate(events)
-            touched = self.hub.listeners(events)
-            self.cursor = events[-1].position
-            self.hub.deliver(events)
-            if touched:
-                self.hub.deliver_metrics(touched, await self._dashboards(conn, touched))
-            self.batches += 1
+            if rows:
+                events = [
+                    Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4])
+                    for r in rows
+                ]
+                await self._invalidate(events)
+                touched.update(self.hub.listeners(events))
+                self.cursor = events[-1].position
+                self.hub.deliver(events)
+                self.batches += 1
             if len(rows) < self.batch:
-                return
+                break
+        if self.hub.cursor is None:
+            self.hub.cursor = self.cursor
+        self._caught_up.set()
+        if not rows:
+            self.idle_reads += 1
+        if touched:
+            self.hub.deliver_metrics(touched, await self._dashboards(conn, touched))
 
     async def _invalidate(self, events: list[Event]) -> None:
         """Bump the generation of every student and class touched (P5); on success, record
