@@ -34,6 +34,8 @@ log = structlog.get_logger("edge")
 
 # The dashboard a metrics_update carries is the GET /api/students/dashboard body, cached alike.
 DASHBOARD_TTL_S = 120
+# How the bridge's connection shows in pg_stat_activity.
+APPLICATION_NAME = "edge-events"
 # Longer than any cached response lives (the longest TTL, 300 s, times ResponseCache.STALE_FACTOR).
 CATCH_UP_S = 3600
 
@@ -54,7 +56,7 @@ class Bridge:
         enrich: Any,
         *,
         poll_s: float = 1.0,
-        min_interval_s: float = 0.005,
+        min_interval_s: float = 0.02,
         batch: int = 1000,
         retry_s: float = 1.0,
     ) -> None:
@@ -97,7 +99,7 @@ class Bridge:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, row_factory=tuple_row
+                    self._url, autocommit=True, row_factory=tuple_row, application_name=APPLICATION_NAME
                 ) as conn:
                     await conn.execute("listen app_events")
                     self.connected = True

@@ -53,6 +53,9 @@ async def readyz() -> tuple[dict[str, Any], int]:
     degraded = sorted(s.resources.degraded)
     if not redis_check["ok"] or s.redis.breaker.state != "closed":
         degraded.append("cache")
+    # Without the events bridge, streams get nothing new (clients can poll /api/students/events).
+    if not s.bridge.connected:
+        degraded.append("live_updates")
     # Without Redis the edge still serves (from Postgres, per-process limits): degraded, not down.
     if not db_check["ok"]:
         status = "not_ready"

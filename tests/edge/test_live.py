@@ -23,8 +23,9 @@ from quart.typing import TestClientProtocol as Client
 from redis import Redis
 
 from edge import keys
+from edge.outbox import APPLICATION_NAME
 from edge.settings import EdgeSettings
-from tests.edge.conftest import bearer, introduce, served_edges, token
+from tests.edge.conftest import bearer, introduce, served_edges, settle, token
 from tests.edge.live_helpers import Classroom, Received, listen, streams, wait_until
 
 FAST = {"SSE_HEARTBEAT_S": "1", "SSE_RECORD_TTL_S": "3"}
@@ -388,3 +389,39 @@ async def test_a_reader_that_does_not_read_is_cut_off_and_a_fast_one_is_not(
 
         await asyncio.wait_for(drain(), 10)
         writer.close()
+
+
+def _newest_position(db: psycopg.Connection[Any]) -> str:
+    row = db.execute(
+        "select app.event_position(horizon, id) from app.events order by horizon desc, id desc limit 1"
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+async def test_a_dropped_listen_connection_or_a_missed_notification_loses_no_event(
+    app: Quart, db: psycopg.Connection[Any]
+) -> None:
+    room = Classroom(db, 1)
+    await settle(app)
+    bridge = app.extensions["edge"].bridge
+    dropped = db.execute(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = %s",
+        (APPLICATION_NAME,),
+    ).fetchone()
+    assert dropped == (1,)
+    room.mark(1, "absent")
+    newest = _newest_position(db)
+    await wait_until(lambda: (bridge.cursor or "") >= newest, 5, "the reconnected bridge reads the mark")
+    await wait_until(lambda: bridge.connected, 5, "the bridge reconnects")
+
+    # An event whose NOTIFY never came (written here without one): the next poll finds it.
+    db.execute(
+        "insert into app.events (horizon, topic, student_id, class_id, payload)"
+        " select greatest(pg_snapshot_xmax(pg_current_snapshot()), pg_current_xact_id()),"
+        " 'reset', %s, %s, '{}'",
+        (room.students[0], room.class_id),
+    )
+    newest = _newest_position(db)
+    took = await wait_until(lambda: (bridge.cursor or "") >= newest, 3, "a poll finds the silent event")
+    assert took <= bridge.poll_s + 0.5
