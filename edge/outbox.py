@@ -57,7 +57,7 @@ class Bridge:
         *,
         poll_s: float = 1.0,
         min_interval_s: float = 0.02,
-        batch: int = 1000,
+        batch: int = 5000,
         retry_s: float = 1.0,
     ) -> None:
         self._url = url
@@ -143,11 +143,16 @@ class Bridge:
         is computed.)"""
         touched: dict[Stream, str] = {}
         while True:
-            cur = await conn.execute("select * from app.read_events(%s, %s)", (self.cursor, self.batch))
+            # The payload as jsonb's text: sent to the streams as it is, never parsed here.
+            cur = await conn.execute(
+                "select event_position, topic, student_id, class_id, payload::text"
+                " from app.read_events(%s, %s)",
+                (self.cursor, self.batch),
+            )
             rows = await cur.fetchall()
             if rows:
                 events = [
-                    Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4])
+                    Event(r[0], r[1], str(r[2]) if r[2] else None, str(r[3]) if r[3] else None, r[4].encode())
                     for r in rows
                 ]
                 await self._invalidate(events)

@@ -138,13 +138,13 @@ class Stream:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One outbox row as the bridge read it."""
+    """One outbox row as the bridge read it; the payload is its JSON text."""
 
     position: str
     topic: str
     student_id: str | None
     class_id: str | None
-    payload: dict[str, Any]
+    payload: bytes
 
 
 class Hub:
