@@ -57,7 +57,9 @@ def message(
     if event is not None:
         lines.append(b"event: " + event.encode())
     if data is not None:
-        lines.append(b"data: " + (data if isinstance(data, bytes) else orjson.dumps(data)))
+        lines.append(
+            b"data: " + (data if isinstance(data, bytes) else orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+        )
     return b"\n".join(lines) + b"\n\n"
 
 
