@@ -5,8 +5,9 @@ It LISTENs first, then catches up from its cursor, then follows: it reads whenev
 notification arrives and at least every `poll_s` seconds, so a lost notification or a dropped
 connection delays an event, never loses it. For each batch it first invalidates the cached
 responses of every student and class the batch touched (one generation bump each), then hands
-the events to the hub, then computes the dashboards of the connected students concerned in one
-database call (stored in the response cache, so their next GET is a HIT) and sends them.
+the events to the hub. A task of its own, on a second connection, then computes the dashboards
+of the connected students concerned in one database call (stored in the response cache, so
+their next GET is a HIT) and sends them, while events keep flowing.
 
 Where it starts: the position through which some process last invalidated (kept in Redis), so
 changes committed while no edge ran are invalidated too. Without one (a new Redis, or the key
@@ -34,8 +35,9 @@ log = structlog.get_logger("edge")
 
 # The dashboard a metrics_update carries is the GET /api/students/dashboard body, cached alike.
 DASHBOARD_TTL_S = 120
-# How the bridge's connection shows in pg_stat_activity.
+# How the bridge's connections show in pg_stat_activity: the reader, and the dashboards'.
 APPLICATION_NAME = "edge-events"
+DASHBOARDS_APPLICATION_NAME = "edge-events-dashboards"
 # Longer than any cached response lives (the longest TTL, 300 s, times ResponseCache.STALE_FACTOR).
 CATCH_UP_S = 3600
 
@@ -80,20 +82,28 @@ class Bridge:
         # Reads that found nothing new: the bridge had caught up when each ended.
         self.idle_reads = 0
         self._caught_up = asyncio.Event()
+        # Streams whose dashboards are due, with the last position that concerned each: the
+        # dashboards are computed by a task of their own, on a connection of their own, so
+        # events keep flowing while a large batch of dashboards is computed.
+        self._due: dict[Stream, str] = {}
+        self._wanted = asyncio.Event()
+        self._dashboard_task: asyncio.Task[None] | None = None
 
     async def start(self, wait_s: float = 10.0) -> None:
         """Start reading; wait (at most `wait_s`) for the first catch-up, so that nothing a
         change made stale is served from the cache after a restart. With the database away
         there is nothing to wait for: the edge serves /healthz and an honest /readyz."""
         self._task = asyncio.create_task(self._run())
+        self._dashboard_task = asyncio.create_task(self._push_dashboards())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._caught_up.wait(), wait_s)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._dashboard_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _run(self) -> None:
         while True:
@@ -168,7 +178,31 @@ class Bridge:
         if not rows:
             self.idle_reads += 1
         if touched:
-            self.hub.deliver_metrics(touched, await self._dashboards(conn, touched))
+            self._due.update(touched)
+            self._wanted.set()
+
+    async def _push_dashboards(self) -> None:
+        """Compute and send the dashboards that are due, all of them in one call each time."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url,
+                    autocommit=True,
+                    row_factory=tuple_row,
+                    application_name=DASHBOARDS_APPLICATION_NAME,
+                ) as conn:
+                    while True:
+                        await self._wanted.wait()
+                        self._wanted.clear()
+                        due, self._due = self._due, {}
+                        due = {stream: position for stream, position in due.items() if not stream.closed}
+                        if due:
+                            self.hub.deliver_metrics(due, await self._dashboards(conn, due))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - those dashboards are skipped; the next change sends them
+                log.warning("events_dashboards_failed", exc_info=True)
+            await asyncio.sleep(self.retry_s)
 
     async def _invalidate(self, events: list[Event]) -> None:
         """Bump the generation of every student and class touched (P5); on success, record

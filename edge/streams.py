@@ -87,6 +87,8 @@ class Stream:
     limit_bytes: int = QUEUE_BYTES
     created_at: float = field(default_factory=time.time)
     closed: str = ""
+    # The newest position queued: a message never carries an older id than one sent before it.
+    last_position: str = ""
     _queue: deque[tuple[str, bytes]] = field(default_factory=deque)
     _queued_bytes: int = 0
     _waiter: asyncio.Future[None] | None = None
@@ -102,6 +104,8 @@ class Stream:
             self.close("overflow")
             return
         self._queue.append((position, chunk))
+        if position > self.last_position:
+            self.last_position = position
         self._wake()
 
     def close(self, reason: str) -> None:
@@ -212,11 +216,14 @@ class Hub:
             self.cursor = events[-1].position
 
     def deliver_metrics(self, touched: dict[Stream, str], dashboards: dict[str, bytes]) -> None:
-        """One metrics_update per stream a batch concerned, with its student's dashboard
-        computed after the batch, at the last position that concerned it."""
+        """One metrics_update per stream the events concerned, with its student's dashboard
+        computed after them. Its id is the last position that concerned the stream, or a newer
+        one the stream was sent meanwhile (ids never go back, or a resuming client would get
+        events twice); those newer events are followed by dashboards of their own."""
         for stream, position in touched.items():
             body = dashboards.get(stream.student_id)
             if body is not None and not stream.closed:
+                position = max(position, stream.last_position)
                 stream.push(message("metrics_update", body, position), position)
 
     def end_all(self, reason: str) -> None:

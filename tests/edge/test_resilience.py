@@ -141,9 +141,9 @@ async def test_reads_are_retried_on_connection_failures(
         app = create_app(conf)
         async with app.test_app() as test_app:
             state = app.extensions["edge"]
-            # The events bridge has a connection of its own through the proxy: once it is up,
-            # refuse the next connection, the request pool's first.
-            while not state.bridge.connected:
+            # The events bridge has two connections of its own through the proxy (its reader and
+            # its dashboards'): once both are up, refuse the next one, the request pool's first.
+            while not state.bridge.connected or proxy.attempts < 2:
                 await asyncio.sleep(0.01)
             proxy.refuse = proxy.attempts + 1
             state.db.pool.timeout = 0.5
