@@ -45,6 +45,15 @@ def school(db: psycopg.Connection[Any], db_url: str) -> SeedResult:
     return result
 
 
+@pytest.fixture(autouse=True)
+def _school_before_app(request: pytest.FixtureRequest) -> None:
+    """A test that has a school gets it before its app starts: the app's startup then waits for
+    its events bridge to have read the school's events, whose invalidations would otherwise
+    land in the middle of the test's cache assertions."""
+    if "school" in request.fixturenames:
+        request.getfixturevalue("school")
+
+
 @pytest.fixture
 def edge_db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor) -> str:
     """The edge connects as the authenticator login role, exactly as in production."""

@@ -83,6 +83,7 @@ async def test_request_id_is_echoed_or_generated(client: Client, school: SeedRes
 
 async def test_stampede_on_a_cold_key_computes_once(app: Quart, client: Client, school: SeedResult) -> None:
     headers = bearer(school.demo_student_id)
+    await settle(app)
     before = computations(app, "dashboard")
     responses = await asyncio.gather(
         *[client.get("/api/students/dashboard", headers=headers) for _ in range(200)]
@@ -143,6 +144,7 @@ async def test_every_cached_student_endpoint_hits_on_the_second_request(
     class is computed without being stored, since its class's generation could not be read
     before computing it."""
     headers = bearer(school.demo_student_id)
+    await settle(client.app)
     first = await client.get("/api/students/class-statistics", headers=headers)
     assert first.headers["X-Cache"] == "MISS"
     for path in (

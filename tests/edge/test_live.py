@@ -425,3 +425,20 @@ async def test_a_dropped_listen_connection_or_a_missed_notification_loses_no_eve
     newest = _newest_position(db)
     took = await wait_until(lambda: (bridge.cursor or "") >= newest, 3, "a poll finds the silent event")
     assert took <= bridge.poll_s + 0.5
+
+
+async def test_a_student_moved_to_another_class_follows_the_new_class_from_the_next_connection(
+    settings: EdgeSettings, db: psycopg.Connection[Any]
+) -> None:
+    old, new = Classroom(db, 2), Classroom(db, 1)
+    mover, stayer = old.students
+    db.execute("update app.students set class_id = %s where id = %s", (new.class_id, mover))
+    with served_edges(settings, env=FAST) as [url]:
+        async with streams(url, [mover]) as got:
+            old.mark(1, "absent", [stayer])
+            new.mark(1, "absent", new.students)
+            await wait_until(lambda: got[mover].of("metrics_update"), 3, "the new class's change")
+            await asyncio.sleep(0.5)
+            (update,) = got[mover].of("metrics_update")
+            assert update[2]["classId"] == str(new.class_id)
+            assert got[mover].of("attendance_update") == []
