@@ -236,13 +236,16 @@ class Bridge:
             "select student_id, dashboard from app.dashboards_for(%s::uuid[])", (students,)
         )
         out: dict[str, bytes] = {}
+        stores = []
         for student_id, dashboard in await cur.fetchall():
             sid = str(student_id)
             body = self._enrich(dashboard)
             out[sid] = self._responses.dumps(body)
             stamp = stamps.get(sid)
             if stamp:
-                await self._responses.store(specs[sid], stamp, body)
+                stores.append(self._responses.store(specs[sid], stamp, body))
+        # One write for all of them over the multiplexed channel.
+        await asyncio.gather(*stores)
         return out
 
     async def _stamps(self, specs: dict[str, CacheSpec]) -> dict[str, str]:

@@ -124,12 +124,13 @@ async def stream(query_args: StreamQuery) -> Response:
     info = await s.db.call_as(caller.claims, "select api.event_stream()")
     resume = request.headers.get("Last-Event-ID") or query_args.lastEventId
     start = resume or info["head"]
-    stream_ = hub.open(info["studentId"], info["classId"], start, float(caller.claims["exp"]))
     s.responses.learn_class(info["studentId"], info["classId"])
-    # Everything after the bridge's cursor reaches the stream live from now on.
-    live_from = hub.cursor
 
     async def body() -> AsyncIterator[bytes]:
+        # Registered once the body is being sent (a client gone before that leaves nothing);
+        # everything after the bridge's cursor at this moment reaches the stream live.
+        stream_ = hub.open(info["studentId"], info["classId"], start, float(caller.claims["exp"]))
+        live_from = hub.cursor or start
         stream_.sender = asyncio.current_task()
         try:
             first = message(None, None, start, retry_ms())
