@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,17 @@ def profiled_wrk(
     return result
 
 
+def _answers(url: str, app: str) -> bool:
+    """The server is up: the edge's /healthz or the constant app's endpoint answers; for any
+    other app (an event stream that never ends), its port accepts a connection."""
+    if "edge" in app or "constant" in app:
+        urllib.request.urlopen(f"{url}/healthz" if "edge" in app else f"{url}/constant", timeout=1)
+    else:
+        host, port = url.removeprefix("http://").split(":")
+        socket.create_connection((host, int(port)), timeout=1).close()
+    return True
+
+
 @contextlib.contextmanager
 def hypercorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
@@ -93,7 +105,7 @@ def hypercorn(app: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"{url}/healthz" if "edge" in app else f"{url}/constant", timeout=1)
+                _answers(url, app)
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:

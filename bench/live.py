@@ -14,7 +14,9 @@ stream with h11; times are taken on this process's clock.
    commit to each one's attendance_update (and metrics_update). Baseline: the statement's own
    duration.
 3. Idle streams: RSS of the serving process with 1k, 5k, 10k idle streams (`--idle`), per
-   stream; beside the same process with no stream.
+   stream; beside the same process with no stream, and beside two baselines with as many idle
+   streams under the same hypercorn configuration (bench/stream_apps.py): a bare Quart
+   streaming view and a bare ASGI stream.
 4. Marking throughput, statements a second, with `--writers` concurrent writers each marking
    its own class: with the outbox triggers and NOTIFY, beside the same schema with those
    triggers disabled. Rounds interleave.
@@ -332,6 +334,21 @@ async def idle_memory(
     return out
 
 
+async def baseline_memory(app: str, streams: int, env: dict[str, str]) -> float:
+    """KiB per idle stream above the idle worker for a baseline app (bench/stream_apps.py)."""
+    with hypercorn(app, env) as (url, server):
+        host, port = url.removeprefix("http://").split(":")
+        proc = psutil.Process(worker_pid(server))
+        await asyncio.sleep(1)
+        idle = proc.memory_info().rss
+        students = [f"baseline-{i}" for i in range(streams)]
+        clients = await open_streams(host, int(port), students, dict.fromkeys(students, "none"), None)
+        await asyncio.sleep(2)
+        rss = proc.memory_info().rss
+        await close_streams(clients)
+    return (rss - idle) / 1024 / streams
+
+
 async def marking_throughput(url: str, classes: list[str], writers: int, duration: float, run: int) -> float:
     """Statements a second with `writers` connections, each marking its own class, a new date
     each time (each run and writer has 1,000 days of its own)."""
@@ -425,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
                 host, port = url.removeprefix("http://").split(":")
                 pid = worker_pid(server)
                 idle = asyncio.run(idle_memory(host, int(port), pid, students, tokens, idle_levels))
+                baselines = {
+                    name: asyncio.run(baseline_memory(f"bench.stream_apps:{name}", max(idle_levels), {}))
+                    for name in ("quart_app", "asgi_app")
+                    if idle_levels
+                }
                 arrivals, notify = asyncio.run(
                     commit_to_client(pg.url(), host, int(port), classes, tokens, args)
                 )
@@ -459,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     for level in idle_levels:
         report.figure(f"idle_{level}_kib_per_stream", idle[level][0])
         report.figure(f"idle_{level}_kib_per_stream_above_idle", idle[level][1])
+    for name, kib in baselines.items():
+        report.figure(f"idle_{max(idle_levels)}_{name}_baseline_kib_per_stream_above_idle", kib)
     for writers in writer_counts:
         off = max(throughput[(writers, False)])
         on = max(throughput[(writers, True)])
