@@ -78,7 +78,6 @@ class Bridge:
         self._owed_classes: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = False
-        self.batches = 0
         # Reads that found nothing new: the bridge had caught up when each ended.
         self.idle_reads = 0
         self._caught_up = asyncio.Event()
@@ -169,7 +168,6 @@ class Bridge:
                 touched.update(self.hub.listeners(events))
                 self.cursor = events[-1].position
                 self.hub.deliver(events)
-                self.batches += 1
             if len(rows) < self.batch:
                 break
         if self.hub.cursor is None:

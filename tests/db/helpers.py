@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -41,3 +42,56 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+class School:
+    """One class with a teacher and `students` students, written as the database owner."""
+
+    DAY = dt.date(2026, 11, 2)
+
+    def __init__(self, db: psycopg.Connection[Any], students: int = 4) -> None:
+        self.db = db
+        self.class_id = uuid.uuid4()
+        self.teacher = uuid.uuid4()
+        self.students = [uuid.uuid4() for _ in range(students)]
+        db.execute(
+            "insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"C {self.class_id}")
+        )
+        db.execute(
+            "insert into app.staff (id, name, email, role) values (%s, 'T', %s, 'teacher')",
+            (self.teacher, f"{self.teacher}@school.test"),
+        )
+        db.execute("insert into app.class_teachers values (%s, %s)", (self.class_id, self.teacher))
+        for s in self.students:
+            db.execute(
+                "insert into app.students (id, class_id, name, email) values (%s, %s, 'S', %s)",
+                (s, self.class_id, f"{s}@school.test"),
+            )
+
+    def mark_sql(self, period: int, status: str = "present", students: list[uuid.UUID] | None = None) -> str:
+        """One statement that marks a period for these students (default: the whole class)."""
+        rows = ", ".join(
+            f"('{s}', '{self.class_id}', '{self.DAY}', {period}, 'Maths', '{status}', '{self.teacher}')"
+            for s in (students or self.students)
+        )
+        return (
+            "insert into app.attendance_records"
+            " (student_id, class_id, date, period, subject, status, marked_by)"
+            f" values {rows} on conflict (student_id, date, period) do update set status = excluded.status,"
+            " marked_by = excluded.marked_by"
+        )
+
+    def mark(
+        self,
+        period: int,
+        status: str = "present",
+        students: list[uuid.UUID] | None = None,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> None:
+        """Mark as the teacher, through the role and claims PostgREST would set."""
+        c = conn or self.db
+        with c.transaction():
+            c.execute("set local role authenticated")
+            claims = {"sub": str(self.teacher), "role": "authenticated", "aud": "authenticated"}
+            c.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+            c.execute(self.mark_sql(period, status, students))

@@ -3,7 +3,6 @@ interleavings that lose events elsewhere forced here with real concurrent transa
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,47 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.db.helpers import call_as
+from tests.db.helpers import School, call_as
 
-DAY = dt.date(2026, 11, 2)
 EXPIRED = (
     "select app.event_position_expired((p).horizon, (p).id) from (select app.parse_event_position(%s) as p) s"
 )
-
-
-class School:
-    """One class with a teacher and a few students, written as the database owner."""
-
-    def __init__(self, db: psycopg.Connection[Any], students: int = 4) -> None:
-        self.db = db
-        self.class_id = uuid.uuid4()
-        self.teacher = uuid.uuid4()
-        self.students = [uuid.uuid4() for _ in range(students)]
-        db.execute(
-            "insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"C {self.class_id}")
-        )
-        db.execute(
-            "insert into app.staff (id, name, email, role) values (%s, 'T', %s, 'teacher')",
-            (self.teacher, f"{self.teacher}@school.test"),
-        )
-        db.execute("insert into app.class_teachers values (%s, %s)", (self.class_id, self.teacher))
-        for s in self.students:
-            db.execute(
-                "insert into app.students (id, class_id, name, email) values (%s, %s, 'S', %s)",
-                (s, self.class_id, f"{s}@school.test"),
-            )
-
-    def mark_sql(self, period: int, status: str = "present", students: list[uuid.UUID] | None = None) -> str:
-        """One statement that marks a period for these students (default: the whole class)."""
-        rows = ", ".join(
-            f"('{s}', '{self.class_id}', '{DAY}', {period}, 'Maths', '{status}', '{self.teacher}')"
-            for s in (students or self.students)
-        )
-        return (
-            "insert into app.attendance_records"
-            " (student_id, class_id, date, period, subject, status, marked_by)"
-            f" values {rows} on conflict (student_id, date, period) do update set status = excluded.status"
-        )
 
 
 class Reader:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,63 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import psycopg
 from httpx_sse import aconnect_sse
 
+from tests.db.helpers import School
 from tests.edge.conftest import bearer
 
-DAY = dt.date(2026, 11, 2)
-
-
-class Classroom:
-    """A class with a teacher and `size` students, marked the way teachers mark: as the role
-    authenticated with the teacher's claims (what PostgREST runs), one statement per period."""
-
-    def __init__(self, db: psycopg.Connection[Any], size: int) -> None:
-        self.db = db
-        self.class_id = uuid.uuid4()
-        self.teacher = uuid.uuid4()
-        self.students = [uuid.uuid4() for _ in range(size)]
-        db.execute(
-            "insert into app.classes (id, name) values (%s, %s)", (self.class_id, f"Live {self.class_id}")
-        )
-        db.execute(
-            "insert into app.staff (id, name, email, role) values (%s, 'Teacher', %s, 'teacher')",
-            (self.teacher, f"{self.teacher}@school.test"),
-        )
-        db.execute("insert into app.class_teachers values (%s, %s)", (self.class_id, self.teacher))
-        for s in self.students:
-            db.execute(
-                "insert into app.students (id, class_id, name, email) values (%s, %s, 'Student', %s)",
-                (s, self.class_id, f"{s}@school.test"),
-            )
-
-    def statement(self, period: int, status: str, students: list[uuid.UUID] | None = None) -> str:
-        rows = ", ".join(
-            f"('{s}', '{self.class_id}', '{DAY}', {period}, 'Maths', '{status}', '{self.teacher}')"
-            for s in (students or self.students)
-        )
-        return (
-            "insert into app.attendance_records"
-            " (student_id, class_id, date, period, subject, status, marked_by)"
-            f" values {rows} on conflict (student_id, date, period) do update set status = excluded.status,"
-            " marked_by = excluded.marked_by"
-        )
-
-    def mark(
-        self,
-        period: int,
-        status: str = "present",
-        students: list[uuid.UUID] | None = None,
-        conn: psycopg.Connection[Any] | None = None,
-    ) -> None:
-        """Mark as the teacher, through the role and claims PostgREST would set."""
-        c = conn or self.db
-        with c.transaction():
-            c.execute("set local role authenticated")
-            claims = {"sub": str(self.teacher), "role": "authenticated", "aud": "authenticated"}
-            c.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
-            c.execute(self.statement(period, status, students))
+# A class marked the way teachers mark (tests.db.helpers.School.mark: PostgREST's role and claims).
+Classroom = School
 
 
 @dataclass

@@ -114,7 +114,7 @@ class LiveStreams(RuleBasedStateMachine):
                 "delete from app.attendance_records"
                 f" where student_id = '{student}' and date = '2026-11-02' and period = {period}"
             )
-        return self.room.statement(period, status, [student])
+        return self.room.mark_sql(period, status, [student])
 
     @rule(who=WHO, period=PERIODS, status=st.sampled_from((*STATUSES, None)))
     def write(self, who: int, period: int, status: str | None) -> None:
