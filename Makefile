@@ -13,7 +13,7 @@ SUPABASE_CLI_DIR := $(VENV)/supabase-cli
 SUPABASE_CLI_STAMP := $(SUPABASE_CLI_DIR)/.installed-$(SUPABASE_CLI_VERSION)
 ARGS ?=
 
-.PHONY: help system venv supabase-cli run stop test lint pytest fuzz db-reset db-schema seed bench-analytics bench-edge bench-live bench-tools
+.PHONY: help system venv supabase-cli run stop test lint pytest fuzz db-reset db-schema seed bench-analytics bench-edge bench-live bench-jobs bench-tools
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-analytics ARGS='--json out.json'   view refresh, trigger and api benchmark"
 	@echo "make bench-edge ARGS='--json out.json'        cached and uncached dashboard against a constant endpoint"
 	@echo "make bench-live ARGS='--json out.json'        live updates: commit to client, broadcast, idle streams, marking throughput"
+	@echo "make bench-jobs ARGS='--json out.json'        jobs worker, alert emails, the alert backstop and the trigger path"
 
 # Debian packages: installed with apt when running as root, otherwise named.
 system:
@@ -108,3 +109,6 @@ bench-edge: bench-tools venv
 
 bench-live: system venv
 	$(PY) -m bench.live $(ARGS)
+
+bench-jobs: system venv
+	$(PY) -m bench.jobs $(ARGS)

@@ -163,6 +163,23 @@ CREATE TYPE app.attendance_change AS (
 ALTER TYPE app.attendance_change OWNER TO postgres;
 
 --
+-- Name: new_notification; Type: TYPE; Schema: app; Owner: postgres
+--
+
+CREATE TYPE app.new_notification AS (
+	student_id uuid,
+	type text,
+	title text,
+	message text,
+	severity text,
+	action_url text,
+	metadata jsonb
+);
+
+
+ALTER TYPE app.new_notification OWNER TO postgres;
+
+--
 -- Name: staff_role; Type: TYPE; Schema: app; Owner: postgres
 --
 
@@ -250,7 +267,7 @@ CREATE TABLE app.attendance_thresholds (
     description text NOT NULL,
     CONSTRAINT attendance_thresholds_level_check CHECK ((level = ANY (ARRAY['tasdiq'::text, 'warning'::text, 'mahroom'::text]))),
     CONSTRAINT attendance_thresholds_min_marked_periods_check CHECK ((min_marked_periods >= 0)),
-    CONSTRAINT attendance_thresholds_threshold_check CHECK (((threshold >= (0)::numeric) AND (threshold <= (100)::numeric)))
+    CONSTRAINT attendance_thresholds_rate_between_0_and_100 CHECK (((threshold >= (0)::numeric) AND (threshold <= (100)::numeric)))
 );
 
 
@@ -896,12 +913,12 @@ begin
                     'data', p.payload
                 )
                 order by p.horizon, p.id
-            ) filter (where p.student_id = v_me and p.topic in ('attendance_update', 'reset')),
+            ) filter (where p.student_id = v_me and p.topic in ('attendance_update', 'reset', 'notification')),
             '[]'::jsonb
         ),
         count(*),
         (array_agg(app.event_position(p.horizon, p.id) order by p.horizon desc, p.id desc))[1],
-        bool_or(p.topic <> 'reset')
+        bool_or(p.topic in ('attendance_update', 'class_figures'))
     into v_events, v_count, v_last, v_related
     from page as p;
 
@@ -1108,6 +1125,163 @@ COMMENT ON FUNCTION api.mark_attendance(class_id uuid, date date, period integer
 
 
 --
+-- Name: mark_notifications_read(uuid[], boolean); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.mark_notifications_read(ids uuid[] DEFAULT NULL::uuid[], every boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+    v_updated integer;
+begin
+    if not coalesce(every, false) and ids is null then
+        raise exception using errcode = '22023', message = 'name the ids to mark read, or every';
+    end if;
+    if cardinality(ids) > 1000 then
+        raise exception using errcode = '22023', message = 'at most 1000 ids at a time';
+    end if;
+    update app.notifications as n
+    set read = true, read_at = now()
+    where n.student_id = v_me
+        and n.in_app
+        and not n.read
+        and (coalesce(every, false) or n.id = any(ids));
+    get diagnostics v_updated = row_count;
+    if v_updated > 0 then
+        perform app.write_events(
+            jsonb_build_array(
+                jsonb_build_object('topic', 'inbox_changed', 'studentId', v_me, 'payload', '{"what": "read"}'::jsonb)
+            )
+        );
+    end if;
+    return jsonb_build_object(
+        'updated', v_updated,
+        'unreadCount', (
+            select count(*) from app.notifications as n where n.student_id = v_me and n.in_app and not n.read
+        )
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.mark_notifications_read(ids uuid[], every boolean) OWNER TO postgres;
+
+--
+-- Name: FUNCTION mark_notifications_read(ids uuid[], every boolean); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.mark_notifications_read(ids uuid[], every boolean) IS 'Mark the calling student''s notifications read (ids, or every): updated, unreadCount. Security definer: writes only the caller''s rows and the outbox event.';
+
+
+--
+-- Name: notification_preferences(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.notification_preferences() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select app.preferences_json(p)
+    from app.notification_preferences as p
+    where p.student_id = app.caller_student_id()
+$$;
+
+
+ALTER FUNCTION api.notification_preferences() OWNER TO postgres;
+
+--
+-- Name: FUNCTION notification_preferences(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.notification_preferences() IS 'The calling student''s notification preferences.';
+
+
+--
+-- Name: notifications(boolean, integer, text); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.notifications(unread boolean DEFAULT false, lim integer DEFAULT 20, cursor text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_me uuid := app.caller_student_id();
+    v_after_at timestamptz;
+    v_after_id uuid;
+    v_page jsonb;
+    v_count integer;
+    v_last text;
+begin
+    if lim is null or lim < 1 or lim > 100 then
+        raise exception using errcode = '22023', message = 'lim must be between 1 and 100';
+    end if;
+    if cursor is not null then
+        if cursor !~ '^\d{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+            raise exception using errcode = '22023', message = 'cursor is not a notifications cursor';
+        end if;
+        v_after_at := timestamptz 'epoch' + (split_part(cursor, '.', 1) || ' microseconds')::interval;
+        v_after_id := split_part(cursor, '.', 2)::uuid;
+    end if;
+
+    with page as (
+        select n.*
+        from app.notifications as n
+        where n.student_id = v_me
+            and n.in_app
+            and (not coalesce(unread, false) or not n.read)
+            and (v_after_at is null or (n.created_at, n.id) < (v_after_at, v_after_id))
+        order by n.created_at desc, n.id desc
+        limit lim
+    )
+    select
+        coalesce(
+            jsonb_agg(
+                jsonb_build_object(
+                    'id', p.id,
+                    'studentId', p.student_id,
+                    'type', p.type,
+                    'title', p.title,
+                    'message', p.message,
+                    'severity', p.severity,
+                    'createdAt', p.created_at,
+                    'read', p.read,
+                    'readAt', p.read_at,
+                    'actionUrl', p.action_url,
+                    'metadata', p.metadata
+                )
+                order by p.created_at desc, p.id desc
+            ),
+            '[]'::jsonb
+        ),
+        count(*),
+        (array_agg(app.notification_cursor(p.created_at, p.id) order by p.created_at, p.id))[1]
+    into v_page, v_count, v_last
+    from page as p;
+
+    return jsonb_build_object(
+        'notifications', v_page,
+        -- A full page may have more behind it; the cursor is its oldest row.
+        'nextCursor', case when v_count = lim then v_last end,
+        'unreadCount', (
+            select count(*) from app.notifications as n where n.student_id = v_me and n.in_app and not n.read
+        )
+    );
+end;
+$_$;
+
+
+ALTER FUNCTION api.notifications(unread boolean, lim integer, cursor text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION notifications(unread boolean, lim integer, cursor text); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) IS 'The calling student''s in-app notifications, newest first: notifications, nextCursor, unreadCount.';
+
+
+--
 -- Name: student_dashboard(); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -1216,6 +1390,58 @@ COMMENT ON FUNCTION api.student_ranking(student_id uuid) IS 'StudentRanking (ran
 
 
 --
+-- Name: update_notification_preferences(jsonb); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.update_notification_preferences(prefs jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+    v_field text;
+    v_row app.notification_preferences;
+begin
+    if prefs is null or jsonb_typeof(prefs) <> 'object' then
+        raise exception using errcode = '22023', message = 'preferences must be a JSON object';
+    end if;
+    for v_field in select k from jsonb_object_keys(prefs) as k order by k loop
+        if v_field not in ('emailEnabled', 'inAppEnabled', 'attendanceAlerts', 'fileUpdates', 'systemAnnouncements') then
+            raise exception using errcode = '22023', message = format('%s is not a preference', v_field);
+        end if;
+        if jsonb_typeof(prefs -> v_field) <> 'boolean' then
+            raise exception using errcode = '22023', message = format('%s must be true or false', v_field);
+        end if;
+    end loop;
+    update app.notification_preferences as p
+    set email_enabled = coalesce((prefs ->> 'emailEnabled')::boolean, p.email_enabled),
+        in_app_enabled = coalesce((prefs ->> 'inAppEnabled')::boolean, p.in_app_enabled),
+        attendance_alerts = coalesce((prefs ->> 'attendanceAlerts')::boolean, p.attendance_alerts),
+        file_updates = coalesce((prefs ->> 'fileUpdates')::boolean, p.file_updates),
+        system_announcements = coalesce((prefs ->> 'systemAnnouncements')::boolean, p.system_announcements),
+        updated_at = now()
+    where p.student_id = v_me
+    returning * into v_row;
+    perform app.write_events(
+        jsonb_build_array(
+            jsonb_build_object('topic', 'inbox_changed', 'studentId', v_me, 'payload', '{"what": "preferences"}'::jsonb)
+        )
+    );
+    return app.preferences_json(v_row);
+end;
+$$;
+
+
+ALTER FUNCTION api.update_notification_preferences(prefs jsonb) OWNER TO postgres;
+
+--
+-- Name: FUNCTION update_notification_preferences(prefs jsonb); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.update_notification_preferences(prefs jsonb) IS 'Change the calling student''s notification preferences (partial; booleans only). Security definer: writes only the caller''s row and the outbox event.';
+
+
+--
 -- Name: weekly_attendance(text); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -1321,6 +1547,210 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 
 
 --
+-- Name: alert_rank(text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.alert_rank(p_level text) RETURNS integer
+    LANGUAGE sql IMMUTABLE COST 1
+    SET search_path TO ''
+    AS $$
+    select case p_level when 'tasdiq' then 1 when 'warning' then 2 when 'mahroom' then 3 else 0 end
+$$;
+
+
+ALTER FUNCTION app.alert_rank(p_level text) OWNER TO postgres;
+
+--
+-- Name: alert_standing(uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.alert_standing(p_students uuid[]) RETURNS TABLE(student_id uuid, present integer, marked integer, level text, in_streak boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+begin
+    -- PL/pgSQL plans this per call with p_students known: an index lookup for a statement's
+    -- students, one pass over the summaries for everyone.
+    return query
+    select
+        sm.student_id,
+        sm.present,
+        sm.marked,
+        (
+            select t.level
+            from app.attendance_thresholds as t
+            where sm.marked >= t.min_marked_periods and app.in_level(sm.present, sm.marked, t.threshold, t.inclusive)
+            order by app.alert_rank(t.level) desc
+            limit 1
+        ),
+        coalesce(
+            (
+                select count(*) = cfg.consecutive_absence_days
+                    and bool_and(
+                        -- only a day without a present period can be absent throughout
+                        case when d.present > 0 then false else not exists (
+                            select 1 from app.attendance_records as r
+                            where r.student_id = sm.student_id and r.date = d.date and r.status in ('sick', 'leave')
+                        ) end
+                    )
+                from (
+                    select dd.date, dd.present
+                    from app.student_attendance_daily as dd
+                    where dd.student_id = sm.student_id and dd.marked > 0
+                    order by dd.date desc
+                    limit cfg.consecutive_absence_days
+                ) as d
+            ),
+            false
+        )
+    from app.student_attendance_summary as sm
+    cross join app.alert_settings as cfg
+    where p_students is null or sm.student_id = any(p_students);
+end;
+$$;
+
+
+ALTER FUNCTION app.alert_standing(p_students uuid[]) OWNER TO postgres;
+
+--
+-- Name: apply_alerts(uuid[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.apply_alerts(p_students uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+declare
+    v_new app.new_notification[];
+begin
+    if p_students is null or cardinality(p_students) = 0 then
+        return 0;
+    end if;
+    perform 1
+    from app.student_alert_state as s
+    where s.student_id = any(p_students)
+    order by s.student_id
+    for update;
+
+    with standing as (
+        select st.*, s.level as old_level, s.absence_streak as old_streak
+        from app.alert_standing(p_students) as st
+        inner join app.student_alert_state as s on st.student_id = s.student_id
+    ),
+    changed as (
+        update app.student_alert_state as s
+        set level = st.level, absence_streak = st.in_streak, changed_at = now()
+        from standing as st
+        where s.student_id = st.student_id
+            and (s.level is distinct from st.level or s.absence_streak <> st.in_streak)
+        returning s.student_id
+    ),
+    raised as (
+        -- A deeper level than the one last raised, and a streak not yet told about.
+        select st.student_id, st.present, st.marked, st.level as kind
+        from standing as st
+        where app.alert_rank(st.level) > app.alert_rank(st.old_level)
+            and exists (select 1 from changed as c where c.student_id = st.student_id)
+        union all
+        select st.student_id, st.present, st.marked, 'consecutive_absence'
+        from standing as st
+        where st.in_streak and not st.old_streak
+            and exists (select 1 from changed as c where c.student_id = st.student_id)
+    ),
+    described as (
+        select
+            r.student_id,
+            r.kind,
+            app.exact_rate(r.present, r.marked) as rate,
+            r.present,
+            r.marked,
+            t.threshold,
+            t.inclusive,
+            app.recovery_periods(r.present, r.marked, t.threshold, t.inclusive) as recovery,
+            (
+                select coalesce(jsonb_agg(a.date order by a.date desc), '[]'::jsonb)
+                from (
+                    select distinct ar.date
+                    from app.attendance_records as ar
+                    where ar.student_id = r.student_id and ar.status = 'absent'
+                    order by ar.date desc
+                    limit 10
+                ) as a
+            ) as absences,
+            cfg.consecutive_absence_days as streak_days
+        from raised as r
+        cross join app.alert_settings as cfg
+        left join app.attendance_thresholds as t on r.kind = t.level
+    )
+    select array_agg(
+        row(
+            d.student_id,
+            case d.kind
+                when 'mahroom' then 'mahroom_alert'
+                when 'warning' then 'attendance_warning'
+                when 'tasdiq' then 'tasdiq_alert'
+                else 'consecutive_absence'
+            end,
+            case d.kind
+                when 'mahroom' then format('Mahroom: attendance at or below %s %%', d.threshold)
+                when 'warning' then format('Attendance warning: below %s %%', d.threshold)
+                when 'tasdiq' then format('Certification (tasdiq) required: below %s %%', d.threshold)
+                else format('Absent %s school days in a row', d.streak_days)
+            end,
+            case
+                when d.kind = 'consecutive_absence' then format(
+                    'You were absent for every period of your last %s school days (%s). '
+                    'Your attendance is %s %%.',
+                    d.streak_days,
+                    (select string_agg(x.value #>> '{}', ', ') from jsonb_array_elements(d.absences) with ordinality as x
+                        where x.ordinality <= d.streak_days),
+                    app.round_rate(d.rate)
+                )
+                else format(
+                    'Your attendance is %s %% (%s of %s marked periods present), %s %s %%. %s',
+                    app.round_rate(d.rate), d.present, d.marked,
+                    case when d.inclusive then 'at or below' else 'below' end, d.threshold,
+                    case
+                        when d.recovery is null then 'No number of present periods brings it back.'
+                        else format('%s consecutive present periods would bring you back out of this level.', d.recovery)
+                    end
+                )
+            end,
+            case when d.kind = 'mahroom' then 'error' else 'warning' end,
+            null,
+            jsonb_build_object(
+                'alert', d.kind,
+                'rate', app.round_rate(d.rate),
+                'present', d.present,
+                'marked', d.marked,
+                'threshold', d.threshold,
+                'inclusive', d.inclusive,
+                'recovery', d.recovery,
+                'recentAbsences', d.absences
+            ) || case when d.kind = 'consecutive_absence' then jsonb_build_object('days', d.streak_days) else '{}' end
+        )::app.new_notification
+        order by d.student_id, d.kind
+    )
+    into v_new
+    from described as d;
+
+    return (select count(*)::integer from app.create_notifications(v_new));
+end;
+$$;
+
+
+ALTER FUNCTION app.apply_alerts(p_students uuid[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION apply_alerts(p_students uuid[]); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.apply_alerts(p_students uuid[]) IS 'Raise the threshold and consecutive-absence alerts these students are owed and re-arm the levels they left.';
+
+
+--
 -- Name: authorize_admin(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1417,6 +1847,55 @@ $$;
 ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
 
 --
+-- Name: begin_email_delivery(bigint); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.begin_email_delivery(p_delivery bigint) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_delivery app.notification_deliveries;
+    v_resend boolean;
+begin
+    select * into v_delivery from app.notification_deliveries as d where d.id = p_delivery and d.channel = 'email'
+    for update;
+    if v_delivery.id is null or v_delivery.status in ('sent', 'dead') then
+        return jsonb_build_object('send', false, 'status', coalesce(v_delivery.status, 'missing'));
+    end if;
+    v_resend := v_delivery.status = 'sending';
+    update app.notification_deliveries as d
+    set status = 'sending',
+        attempts = d.attempts + 1,
+        resends = d.resends + v_resend::integer,
+        updated_at = now()
+    where d.id = p_delivery;
+    return (
+        select jsonb_build_object(
+            'send', true,
+            'resend', v_resend,
+            'deliveryId', v_delivery.id,
+            'messageId', v_delivery.message_id,
+            'recipient', v_delivery.recipient,
+            'studentName', s.name,
+            'type', n.type,
+            'title', n.title,
+            'message', n.message,
+            'severity', n.severity,
+            'createdAt', n.created_at,
+            'metadata', n.metadata
+        )
+        from app.notifications as n
+        inner join app.students as s on n.student_id = s.id
+        where n.id = v_delivery.notification_id
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.begin_email_delivery(p_delivery bigint) OWNER TO postgres;
+
+--
 -- Name: begin_events(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1464,6 +1943,42 @@ $$;
 
 
 ALTER FUNCTION app.caller_student_id() OWNER TO postgres;
+
+--
+-- Name: check_alerts(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.check_alerts() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+declare
+    c_lock constant bigint := 7245120394;
+    v_students uuid[];
+begin
+    if not pg_catalog.pg_try_advisory_xact_lock(c_lock) then
+        raise notice 'alert check skipped: another one is running';
+        return null;
+    end if;
+    select array_agg(st.student_id order by st.student_id)
+    into v_students
+    from app.alert_standing(null) as st
+    inner join app.student_alert_state as s on st.student_id = s.student_id
+    where s.level is distinct from st.level or s.absence_streak <> st.in_streak;
+    return app.apply_alerts(v_students);
+end;
+$$;
+
+
+ALTER FUNCTION app.check_alerts() OWNER TO postgres;
+
+--
+-- Name: FUNCTION check_alerts(); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.check_alerts() IS 'Hourly backstop (pg_cron): apply_alerts() for every student whose alert state is stale.';
+
 
 --
 -- Name: class_exists(uuid); Type: FUNCTION; Schema: app; Owner: postgres
@@ -1518,6 +2033,121 @@ $$;
 ALTER FUNCTION app.create_event_partitions(p_days_ahead integer, p_from date) OWNER TO postgres;
 
 --
+-- Name: create_notifications(app.new_notification[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.create_notifications(p_new app.new_notification[]) RETURNS SETOF uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+declare
+    v_created jsonb;
+    v_events jsonb;
+    v_queue record;
+begin
+    if p_new is null or cardinality(p_new) = 0 then
+        return;
+    end if;
+    with wanted as (
+        select
+            gen_random_uuid() as id,
+            n.student_id,
+            n.type,
+            n.title,
+            n.message,
+            n.severity,
+            n.action_url,
+            coalesce(n.metadata, '{}'::jsonb) as metadata,
+            coalesce(p.in_app_enabled and app.notification_kind_enabled(p, n.type), false) as in_app,
+            coalesce(p.email_enabled and app.notification_kind_enabled(p, n.type), false) as email,
+            s.email as address,
+            n.ordinality
+        from unnest(p_new) with ordinality as n
+        inner join app.students as s on n.student_id = s.id
+        left join app.notification_preferences as p on n.student_id = p.student_id
+    ),
+    created as (
+        insert into app.notifications (id, student_id, type, title, message, severity, action_url, metadata, in_app)
+        select w.id, w.student_id, w.type, w.title, w.message, w.severity, w.action_url, w.metadata, w.in_app
+        from wanted as w
+        order by w.ordinality
+        returning id, student_id, type, title, message, severity, action_url, created_at, in_app
+    ),
+    in_app as (
+        -- Writing the row and its event is the in-app delivery.
+        insert into app.notification_deliveries (notification_id, channel, status, attempts, sent_at)
+        select c.id, 'in_app', 'sent', 1, now() from created as c where c.in_app
+    ),
+    email as (
+        insert into app.notification_deliveries (notification_id, channel, message_id, recipient)
+        select w.id, 'email', format('<%s@attendance.localhost>', w.id), w.address
+        from wanted as w
+        where w.email
+        order by w.ordinality
+        returning id, notification_id
+    )
+    select
+        jsonb_build_object(
+            'events', coalesce(
+                (
+                    select jsonb_agg(
+                        jsonb_build_object(
+                            'topic', 'notification',
+                            'studentId', c.student_id,
+                            'payload', jsonb_build_object(
+                                'id', c.id,
+                                'type', c.type,
+                                'title', c.title,
+                                'message', c.message,
+                                'severity', c.severity,
+                                'actionUrl', c.action_url,
+                                'createdAt', c.created_at,
+                                'read', false
+                            )
+                        )
+                    )
+                    from created as c
+                    where c.in_app
+                ),
+                '[]'::jsonb
+            ),
+            'emails', coalesce(
+                (
+                    select jsonb_agg(jsonb_build_object('queue', app.notification_queue(c.type), 'deliveryId', e.id))
+                    from email as e
+                    inner join created as c on e.notification_id = c.id
+                ),
+                '[]'::jsonb
+            ),
+            'ids', coalesce((select jsonb_agg(c.id) from created as c), '[]'::jsonb)
+        )
+    into v_created;
+
+    v_events := v_created -> 'events';
+    perform app.write_events(v_events);
+    for v_queue in
+        select e.queue, array_agg(jsonb_build_object('task', 'email', 'deliveryId', e."deliveryId")) as messages
+        from jsonb_to_recordset(v_created -> 'emails') as e (queue text, "deliveryId" bigint)
+        group by e.queue
+    loop
+        perform pgmq.send_batch(v_queue.queue, v_queue.messages);
+    end loop;
+    return query select (x.value #>> '{}')::uuid from jsonb_array_elements(v_created -> 'ids') as x;
+end;
+$$;
+
+
+ALTER FUNCTION app.create_notifications(p_new app.new_notification[]) OWNER TO postgres;
+
+--
+-- Name: FUNCTION create_notifications(p_new app.new_notification[]); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.create_notifications(p_new app.new_notification[]) IS 'Create notifications with their in-app and email deliveries as the preferences allow, their outbox events and their pgmq messages, in the caller''s transaction.';
+
+
+--
 -- Name: dashboard_of(uuid, uuid); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1546,6 +2176,8 @@ begin
         'classAverage', v_class_average,
         'ranking', v_rank,
         'trend', app.student_trend(p_student_id),
+        'recovery', app.recovery_of(v_sum.present, v_sum.marked),
+        'alertLevel', (select a.level from app.student_alert_state as a where a.student_id = p_student_id),
         'lastUpdated', coalesce(v_sum.updated_at, now()),
         'freshness', analytics.freshness()
     );
@@ -1784,6 +2416,72 @@ $$;
 ALTER FUNCTION app.event_writer_lock() OWNER TO postgres;
 
 --
+-- Name: fail_email_delivery(bigint, text, boolean); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    update app.notification_deliveries as d
+    set status = case when p_dead then 'dead' else 'failed' end,
+        last_error = left(p_error, 1000),
+        updated_at = now()
+    where d.id = p_delivery and d.status <> 'sent';
+$$;
+
+
+ALTER FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) OWNER TO postgres;
+
+--
+-- Name: finish_email_delivery(bigint); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.finish_email_delivery(p_delivery bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row record;
+begin
+    update app.notification_deliveries as d
+    set status = 'sent', sent_at = now(), updated_at = now(), last_error = null
+    where d.id = p_delivery and d.status <> 'sent'
+    returning d.id, d.notification_id, d.attempts, d.resends, d.message_id into v_row;
+    if v_row.id is not null then
+        perform audit.log(
+            'notification_sent',
+            'notification',
+            v_row.notification_id::text,
+            jsonb_build_object(
+                'channel', 'email', 'deliveryId', v_row.id, 'attempts', v_row.attempts, 'resends', v_row.resends,
+                'messageId', v_row.message_id
+            ),
+            p_user_id => (select n.student_id from app.notifications as n where n.id = v_row.notification_id)
+        );
+    end if;
+end;
+$$;
+
+
+ALTER FUNCTION app.finish_email_delivery(p_delivery bigint) OWNER TO postgres;
+
+--
+-- Name: in_level(integer, integer, numeric, boolean); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) RETURNS boolean
+    LANGUAGE sql IMMUTABLE COST 1
+    SET search_path TO ''
+    AS $$
+    select p_marked > 0
+        and (100 * p_present < p_threshold * p_marked or (p_inclusive and 100 * p_present = p_threshold * p_marked))
+$$;
+
+
+ALTER FUNCTION app.in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) OWNER TO postgres;
+
+--
 -- Name: is_admin(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1903,6 +2601,74 @@ $$;
 ALTER FUNCTION app.my_class_id() OWNER TO postgres;
 
 --
+-- Name: notification_cursor(timestamp with time zone, uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.notification_cursor(p_created_at timestamp with time zone, p_id uuid) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select ((extract(epoch from p_created_at) * 1000000)::bigint)::text || '.' || p_id::text
+$$;
+
+
+ALTER FUNCTION app.notification_cursor(p_created_at timestamp with time zone, p_id uuid) OWNER TO postgres;
+
+--
+-- Name: notification_preferences; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.notification_preferences (
+    student_id uuid NOT NULL,
+    email_enabled boolean DEFAULT true NOT NULL,
+    in_app_enabled boolean DEFAULT true NOT NULL,
+    attendance_alerts boolean DEFAULT true NOT NULL,
+    file_updates boolean DEFAULT true NOT NULL,
+    system_announcements boolean DEFAULT true NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE app.notification_preferences OWNER TO postgres;
+
+--
+-- Name: notification_kind_enabled(app.notification_preferences, text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.notification_kind_enabled(p_prefs app.notification_preferences, p_type text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE COST 1
+    SET search_path TO ''
+    AS $$
+    select case
+        when p_type in ('attendance_warning', 'mahroom_alert', 'tasdiq_alert', 'consecutive_absence')
+            then p_prefs.attendance_alerts
+        when p_type in ('file_approved', 'file_rejected') then p_prefs.file_updates
+        else p_prefs.system_announcements
+    end
+$$;
+
+
+ALTER FUNCTION app.notification_kind_enabled(p_prefs app.notification_preferences, p_type text) OWNER TO postgres;
+
+--
+-- Name: notification_queue(text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.notification_queue(p_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE COST 1
+    SET search_path TO ''
+    AS $$
+    select case p_type
+        when 'mahroom_alert' then 'jobs_urgent'
+        when 'system_announcement' then 'jobs_low'
+        else 'jobs_normal'
+    end
+$$;
+
+
+ALTER FUNCTION app.notification_queue(p_type text) OWNER TO postgres;
+
+--
 -- Name: parse_event_position(text); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -1921,6 +2687,27 @@ $_$;
 
 
 ALTER FUNCTION app.parse_event_position(p_position text, OUT horizon xid8, OUT id bigint) OWNER TO postgres;
+
+--
+-- Name: preferences_json(app.notification_preferences); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.preferences_json(p app.notification_preferences) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select jsonb_build_object(
+        'emailEnabled', p.email_enabled,
+        'inAppEnabled', p.in_app_enabled,
+        'attendanceAlerts', p.attendance_alerts,
+        'fileUpdates', p.file_updates,
+        'systemAnnouncements', p.system_announcements,
+        'updatedAt', p.updated_at
+    )
+$$;
+
+
+ALTER FUNCTION app.preferences_json(p app.notification_preferences) OWNER TO postgres;
 
 --
 -- Name: read_events(text, integer); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2053,6 +2840,44 @@ $$;
 ALTER FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) OWNER TO postgres;
 
 --
+-- Name: recovery_of(integer, integer); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.recovery_of(p_present integer, p_marked integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select jsonb_object_agg(
+        t.level, app.recovery_periods(coalesce(p_present, 0), coalesce(p_marked, 0), t.threshold, t.inclusive)
+    )
+    from app.attendance_thresholds as t
+$$;
+
+
+ALTER FUNCTION app.recovery_of(p_present integer, p_marked integer) OWNER TO postgres;
+
+--
+-- Name: recovery_periods(integer, integer, numeric, boolean); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) RETURNS integer
+    LANGUAGE sql IMMUTABLE COST 1
+    SET search_path TO ''
+    AS $$
+    select case
+        when not app.in_level(p_present, p_marked, p_threshold, p_inclusive) then 0
+        when p_threshold >= 100 then null
+        -- inside: 100 p <= t m; out: 100 (p + n) > t (m + n), so n > (t m - 100 p) / (100 - t)
+        when p_inclusive then floor((p_threshold * p_marked - 100 * p_present) / (100 - p_threshold))::integer + 1
+        -- inside: 100 p < t m; out: 100 (p + n) >= t (m + n)
+        else ceil((p_threshold * p_marked - 100 * p_present) / (100 - p_threshold))::integer
+    end
+$$;
+
+
+ALTER FUNCTION app.recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) OWNER TO postgres;
+
+--
 -- Name: student_trend(uuid); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -2125,6 +2950,50 @@ $$;
 
 
 ALTER FUNCTION app.tg__mark_analytics_dirty() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__alerts(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__alerts() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_students uuid[];
+begin
+    if tg_op = 'INSERT' then
+        select array_agg(distinct n.student_id) into v_students from new_rows as n;
+    elsif tg_op = 'DELETE' then
+        select array_agg(distinct o.student_id) into v_students from old_rows as o;
+    else
+        select array_agg(distinct x.student_id) into v_students
+        from (select n.student_id from new_rows as n union select o.student_id from old_rows as o) as x;
+    end if;
+    perform app.apply_alerts(v_students);
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_records__alerts() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_records__alerts_truncate(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_records__alerts_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.apply_alerts((select array_agg(s.student_id) from app.student_alert_state as s));
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_records__alerts_truncate() OWNER TO postgres;
 
 --
 -- Name: tg_attendance_records__events(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2382,6 +3251,66 @@ $$;
 
 
 ALTER FUNCTION app.tg_attendance_records__summarise_truncate() OWNER TO postgres;
+
+--
+-- Name: tg_attendance_thresholds__check_order(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_attendance_thresholds__check_order() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_tasdiq numeric;
+    v_warning numeric;
+    v_mahroom numeric;
+begin
+    select
+        max(t.threshold) filter (where t.level = 'tasdiq'),
+        max(t.threshold) filter (where t.level = 'warning'),
+        max(t.threshold) filter (where t.level = 'mahroom')
+    into v_tasdiq, v_warning, v_mahroom
+    from app.attendance_thresholds as t;
+    if v_tasdiq is null or v_warning is null or v_mahroom is null then
+        raise exception using
+            errcode = '23514',
+            constraint = 'attendance_thresholds_three_levels',
+            message = 'attendance_thresholds_three_levels: tasdiq, warning and mahroom must each have a row';
+    end if;
+    if not (v_tasdiq >= v_warning and v_warning >= v_mahroom) then
+        raise exception using
+            errcode = '23514',
+            constraint = 'attendance_thresholds_levels_nested',
+            message = format(
+                'attendance_thresholds_levels_nested: tasdiq (%s) must be at or above warning (%s), '
+                'and warning at or above mahroom (%s)',
+                v_tasdiq, v_warning, v_mahroom
+            );
+    end if;
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_attendance_thresholds__check_order() OWNER TO postgres;
+
+--
+-- Name: tg_students__create_alert_rows(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.tg_students__create_alert_rows() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    insert into app.student_alert_state (student_id) select n.id from new_rows as n on conflict do nothing;
+    insert into app.notification_preferences (student_id) select n.id from new_rows as n on conflict do nothing;
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.tg_students__create_alert_rows() OWNER TO postgres;
 
 --
 -- Name: tg_students__create_summary(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2883,6 +3812,20 @@ COMMENT ON VIEW api.profile IS 'The caller''s profile: kind is student, teacher 
 
 
 --
+-- Name: alert_settings; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.alert_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    consecutive_absence_days integer DEFAULT 3 NOT NULL,
+    CONSTRAINT alert_settings_absence_days_between_1_and_30 CHECK (((consecutive_absence_days >= 1) AND (consecutive_absence_days <= 30))),
+    CONSTRAINT alert_settings_singleton_check CHECK (singleton)
+);
+
+
+ALTER TABLE app.alert_settings OWNER TO postgres;
+
+--
 -- Name: attendance_records_id_seq; Type: SEQUENCE; Schema: app; Owner: postgres
 --
 
@@ -2936,7 +3879,7 @@ CREATE TABLE app.events (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 )
 PARTITION BY RANGE (at);
 
@@ -2977,7 +3920,7 @@ CREATE TABLE app.events_20261129 (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 );
 
 
@@ -2996,7 +3939,7 @@ CREATE TABLE app.events_20261130 (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 );
 
 
@@ -3015,7 +3958,7 @@ CREATE TABLE app.events_20261201 (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 );
 
 
@@ -3034,7 +3977,7 @@ CREATE TABLE app.events_20261202 (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 );
 
 
@@ -3053,7 +3996,7 @@ CREATE TABLE app.events_default (
     class_id uuid,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text])))
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['attendance_update'::text, 'class_figures'::text, 'reset'::text, 'notification'::text, 'inbox_changed'::text])))
 );
 
 
@@ -3072,6 +4015,91 @@ ALTER TABLE app.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+
+--
+-- Name: notification_deliveries; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.notification_deliveries (
+    id bigint NOT NULL,
+    notification_id uuid NOT NULL,
+    channel text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    resends integer DEFAULT 0 NOT NULL,
+    last_error text,
+    message_id text,
+    recipient text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    CONSTRAINT notification_deliveries_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT notification_deliveries_channel_check CHECK ((channel = ANY (ARRAY['in_app'::text, 'email'::text]))),
+    CONSTRAINT notification_deliveries_email_has_message_id CHECK (((channel <> 'email'::text) OR (message_id IS NOT NULL))),
+    CONSTRAINT notification_deliveries_resends_check CHECK ((resends >= 0)),
+    CONSTRAINT notification_deliveries_sent_at_when_sent CHECK (((status = 'sent'::text) = (sent_at IS NOT NULL))),
+    CONSTRAINT notification_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'dead'::text])))
+);
+
+
+ALTER TABLE app.notification_deliveries OWNER TO postgres;
+
+--
+-- Name: notification_deliveries_id_seq; Type: SEQUENCE; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.notification_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.notification_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: notifications; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.notifications (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    student_id uuid NOT NULL,
+    type text NOT NULL,
+    title text NOT NULL,
+    message text NOT NULL,
+    severity text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    read boolean DEFAULT false NOT NULL,
+    read_at timestamp with time zone,
+    action_url text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    in_app boolean NOT NULL,
+    CONSTRAINT notifications_action_url_check CHECK ((length(action_url) <= 2000)),
+    CONSTRAINT notifications_message_check CHECK (((length(message) >= 1) AND (length(message) <= 4000))),
+    CONSTRAINT notifications_read_at_when_read CHECK ((read = (read_at IS NOT NULL))),
+    CONSTRAINT notifications_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'error'::text, 'success'::text]))),
+    CONSTRAINT notifications_title_check CHECK (((length(title) >= 1) AND (length(title) <= 255))),
+    CONSTRAINT notifications_type_check CHECK ((type = ANY (ARRAY['attendance_warning'::text, 'mahroom_alert'::text, 'tasdiq_alert'::text, 'consecutive_absence'::text, 'file_approved'::text, 'file_rejected'::text, 'system_announcement'::text])))
+);
+
+
+ALTER TABLE app.notifications OWNER TO postgres;
+
+--
+-- Name: student_alert_state; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.student_alert_state (
+    student_id uuid NOT NULL,
+    level text,
+    absence_streak boolean DEFAULT false NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT student_alert_state_level_check CHECK ((level = ANY (ARRAY['tasdiq'::text, 'warning'::text, 'mahroom'::text])))
+);
+
+
+ALTER TABLE app.student_alert_state OWNER TO postgres;
 
 --
 -- Name: student_attendance_daily; Type: TABLE; Schema: app; Owner: postgres
@@ -3225,6 +4253,14 @@ ALTER TABLE ONLY analytics.refresh_state
 
 
 --
+-- Name: alert_settings alert_settings_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.alert_settings
+    ADD CONSTRAINT alert_settings_pkey PRIMARY KEY (singleton);
+
+
+--
 -- Name: attendance_records attendance_records_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -3329,6 +4365,38 @@ ALTER TABLE ONLY app.events_default
 
 
 --
+-- Name: notification_deliveries notification_deliveries_one_per_channel; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_one_per_channel UNIQUE (notification_id, channel);
+
+
+--
+-- Name: notification_deliveries notification_deliveries_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: notification_preferences notification_preferences_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notification_preferences
+    ADD CONSTRAINT notification_preferences_pkey PRIMARY KEY (student_id);
+
+
+--
+-- Name: notifications notifications_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: staff staff_email_key; Type: CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -3342,6 +4410,14 @@ ALTER TABLE ONLY app.staff
 
 ALTER TABLE ONLY app.staff
     ADD CONSTRAINT staff_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: student_alert_state student_alert_state_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_alert_state
+    ADD CONSTRAINT student_alert_state_pkey PRIMARY KEY (student_id);
 
 
 --
@@ -3525,6 +4601,27 @@ CREATE INDEX events_default_class_id_horizon_id_idx ON app.events_default USING 
 --
 
 CREATE INDEX events_default_student_id_horizon_id_idx ON app.events_default USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: notification_deliveries_open_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX notification_deliveries_open_idx ON app.notification_deliveries USING btree (status, created_at) WHERE (status <> ALL (ARRAY['sent'::text, 'dead'::text]));
+
+
+--
+-- Name: notifications_student_page_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX notifications_student_page_idx ON app.notifications USING btree (student_id, created_at DESC, id DESC) WHERE in_app;
+
+
+--
+-- Name: notifications_student_unread_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX notifications_student_unread_idx ON app.notifications USING btree (student_id, created_at DESC, id DESC) WHERE (in_app AND (NOT read));
 
 
 --
@@ -3745,6 +4842,13 @@ CREATE TRIGGER _100_create_summary AFTER INSERT ON app.students REFERENCING NEW 
 
 
 --
+-- Name: attendance_thresholds _100_levels_nested; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE CONSTRAINT TRIGGER _100_levels_nested AFTER INSERT OR DELETE OR UPDATE ON app.attendance_thresholds DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app.tg_attendance_thresholds__check_order();
+
+
+--
 -- Name: attendance_thresholds _100_mark_analytics_dirty; Type: TRIGGER; Schema: app; Owner: postgres
 --
 
@@ -3794,6 +4898,13 @@ CREATE TRIGGER _100_summarise_update AFTER UPDATE ON app.attendance_records REFE
 
 
 --
+-- Name: students _110_create_alert_rows; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _110_create_alert_rows AFTER INSERT ON app.students REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_students__create_alert_rows();
+
+
+--
 -- Name: attendance_records _200_events_delete; Type: TRIGGER; Schema: app; Owner: postgres
 --
 
@@ -3819,6 +4930,34 @@ CREATE TRIGGER _200_events_truncate AFTER TRUNCATE ON app.attendance_records FOR
 --
 
 CREATE TRIGGER _200_events_update AFTER UPDATE ON app.attendance_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__events();
+
+
+--
+-- Name: attendance_records _300_alerts_delete; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _300_alerts_delete AFTER DELETE ON app.attendance_records REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__alerts();
+
+
+--
+-- Name: attendance_records _300_alerts_insert; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _300_alerts_insert AFTER INSERT ON app.attendance_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__alerts();
+
+
+--
+-- Name: attendance_records _300_alerts_truncate; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _300_alerts_truncate AFTER TRUNCATE ON app.attendance_records FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__alerts_truncate();
+
+
+--
+-- Name: attendance_records _300_alerts_update; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER _300_alerts_update AFTER UPDATE ON app.attendance_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_attendance_records__alerts();
 
 
 --
@@ -3876,6 +5015,38 @@ ALTER TABLE ONLY app.class_teachers
 
 
 --
+-- Name: notification_deliveries notification_deliveries_notification_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notification_deliveries
+    ADD CONSTRAINT notification_deliveries_notification_id_fkey FOREIGN KEY (notification_id) REFERENCES app.notifications(id) ON DELETE CASCADE;
+
+
+--
+-- Name: notification_preferences notification_preferences_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notification_preferences
+    ADD CONSTRAINT notification_preferences_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
+-- Name: notifications notifications_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.notifications
+    ADD CONSTRAINT notifications_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
+-- Name: student_alert_state student_alert_state_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.student_alert_state
+    ADD CONSTRAINT student_alert_state_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
 -- Name: student_attendance_daily student_attendance_daily_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -3910,6 +5081,13 @@ ALTER TABLE analytics.pending_changes ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE analytics.refresh_state ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alert_settings Everyone signed in reads the alert settings; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Everyone signed in reads the alert settings" ON app.alert_settings FOR SELECT TO authenticated USING (true);
+
 
 --
 -- Name: attendance_thresholds Everyone signed in reads the thresholds; Type: POLICY; Schema: app; Owner: postgres
@@ -3956,6 +5134,27 @@ CREATE POLICY "Students read their days and teachers their classes'" ON app.stud
 
 
 --
+-- Name: student_alert_state Students read their own alert state; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their own alert state" ON app.student_alert_state FOR SELECT TO authenticated USING ((student_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: notifications Students read their own in-app notifications; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their own in-app notifications" ON app.notifications FOR SELECT TO authenticated USING (((student_id = ( SELECT auth.uid() AS uid)) AND in_app));
+
+
+--
+-- Name: notification_preferences Students read their own preferences; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their own preferences" ON app.notification_preferences FOR SELECT TO authenticated USING ((student_id = ( SELECT auth.uid() AS uid)));
+
+
+--
 -- Name: student_attendance_summary Students read their summary and teachers their classes'; Type: POLICY; Schema: app; Owner: postgres
 --
 
@@ -3986,6 +5185,12 @@ CREATE POLICY "Teachers mark attendance for students of classes they teach" ON a
    FROM app.students s
   WHERE ((s.id = attendance_records.student_id) AND (s.class_id = attendance_records.class_id))))));
 
+
+--
+-- Name: alert_settings; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.alert_settings ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: attendance_records; Type: ROW SECURITY; Schema: app; Owner: postgres
@@ -4024,10 +5229,34 @@ ALTER TABLE app.event_retention ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: notification_deliveries; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.notification_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notification_preferences; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.notification_preferences ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notifications; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.notifications ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: staff; Type: ROW SECURITY; Schema: app; Owner: postgres
 --
 
 ALTER TABLE app.staff ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: student_alert_state; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.student_alert_state ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: student_attendance_daily; Type: ROW SECURITY; Schema: app; Owner: postgres
@@ -4245,6 +5474,30 @@ GRANT ALL ON FUNCTION api.mark_attendance(class_id uuid, date date, period integ
 
 
 --
+-- Name: FUNCTION mark_notifications_read(ids uuid[], every boolean); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.mark_notifications_read(ids uuid[], every boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.mark_notifications_read(ids uuid[], every boolean) TO authenticated;
+
+
+--
+-- Name: FUNCTION notification_preferences(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.notification_preferences() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.notification_preferences() TO authenticated;
+
+
+--
+-- Name: FUNCTION notifications(unread boolean, lim integer, cursor text); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) TO authenticated;
+
+
+--
 -- Name: FUNCTION student_dashboard(); Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -4277,6 +5530,14 @@ GRANT ALL ON FUNCTION api.student_ranking(student_id uuid) TO authenticated;
 
 
 --
+-- Name: FUNCTION update_notification_preferences(prefs jsonb); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.update_notification_preferences(prefs jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.update_notification_preferences(prefs jsonb) TO authenticated;
+
+
+--
 -- Name: FUNCTION weekly_attendance(week text); Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -4290,6 +5551,27 @@ GRANT ALL ON FUNCTION api.weekly_attendance(week text) TO authenticated;
 
 REVOKE ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.weekly_attendance(week text, student_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION alert_rank(p_level text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.alert_rank(p_level text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_standing(p_students uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.alert_standing(p_students uuid[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_alerts(p_students uuid[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.apply_alerts(p_students uuid[]) FROM PUBLIC;
 
 
 --
@@ -4315,6 +5597,13 @@ REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION begin_email_delivery(p_delivery bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.begin_email_delivery(p_delivery bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION begin_events(); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -4326,6 +5615,13 @@ REVOKE ALL ON FUNCTION app.begin_events() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION check_alerts(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.check_alerts() FROM PUBLIC;
 
 
 --
@@ -4341,6 +5637,13 @@ GRANT ALL ON FUNCTION app.class_exists(p_class_id uuid) TO authenticated;
 --
 
 REVOKE ALL ON FUNCTION app.create_event_partitions(p_days_ahead integer, p_from date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION create_notifications(p_new app.new_notification[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.create_notifications(p_new app.new_notification[]) FROM PUBLIC;
 
 
 --
@@ -4420,6 +5723,28 @@ REVOKE ALL ON FUNCTION app.event_writer_lock() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION finish_email_delivery(p_delivery bigint); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.finish_email_delivery(p_delivery bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) TO authenticated;
+
+
+--
 -- Name: FUNCTION is_admin(); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -4463,10 +5788,47 @@ GRANT ALL ON FUNCTION app.my_class_id() TO service_role;
 
 
 --
+-- Name: FUNCTION notification_cursor(p_created_at timestamp with time zone, p_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.notification_cursor(p_created_at timestamp with time zone, p_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.notification_cursor(p_created_at timestamp with time zone, p_id uuid) TO authenticated;
+
+
+--
+-- Name: TABLE notification_preferences; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.notification_preferences TO authenticated;
+
+
+--
+-- Name: FUNCTION notification_kind_enabled(p_prefs app.notification_preferences, p_type text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.notification_kind_enabled(p_prefs app.notification_preferences, p_type text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION notification_queue(p_type text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.notification_queue(p_type text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION parse_event_position(p_position text, OUT horizon xid8, OUT id bigint); Type: ACL; Schema: app; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION app.parse_event_position(p_position text, OUT horizon xid8, OUT id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION preferences_json(p app.notification_preferences); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.preferences_json(p app.notification_preferences) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.preferences_json(p app.notification_preferences) TO authenticated;
 
 
 --
@@ -4491,6 +5853,22 @@ REVOKE ALL ON FUNCTION app.rebuild_attendance_summaries() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.records_in_other_classes(p_class_id uuid, p_date date, p_period integer, p_ids uuid[]) TO authenticated;
+
+
+--
+-- Name: FUNCTION recovery_of(p_present integer, p_marked integer); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.recovery_of(p_present integer, p_marked integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.recovery_of(p_present integer, p_marked integer) TO authenticated;
+
+
+--
+-- Name: FUNCTION recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) TO authenticated;
 
 
 --
@@ -4697,6 +6075,13 @@ GRANT SELECT ON TABLE api.profile TO authenticated;
 
 
 --
+-- Name: TABLE alert_settings; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.alert_settings TO authenticated;
+
+
+--
 -- Name: TABLE class_teachers; Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -4709,6 +6094,20 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.class_teachers TO service_role;
 --
 
 GRANT SELECT ON TABLE app.events TO service_role;
+
+
+--
+-- Name: TABLE notifications; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.notifications TO authenticated;
+
+
+--
+-- Name: TABLE student_alert_state; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.student_alert_state TO authenticated;
 
 
 --

@@ -19,6 +19,7 @@ from edge.auth import TokenVerifier
 from edge.blueprints.admin import admin
 from edge.blueprints.classes import classes
 from edge.blueprints.live import live
+from edge.blueprints.notifications import notifications
 from edge.blueprints.ops import ops
 from edge.blueprints.students import students
 from edge.breaker import CircuitBreaker
@@ -78,7 +79,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         security_schemes={BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=ContractProvider,
     )
-    for blueprint in (ops, students, live, classes, admin):
+    for blueprint in (ops, students, live, notifications, classes, admin):
         app.register_blueprint(blueprint)
     metrics = Metrics()
 

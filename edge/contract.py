@@ -119,6 +119,9 @@ class ContractProvider(OpenAPIProvider):
             if declared.cached and 200 <= code < 300:
                 headers.update(CACHE)
             op["responses"][status] = {**response, "headers": headers}
+        if "requestBody" in op:
+            # Every body this edge documents is required: an empty one is a 400.
+            op["requestBody"] = {**op["requestBody"], "required": True}
         return op
 
     def build_querystring_parameters(self, model: type[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

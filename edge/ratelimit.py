@@ -11,6 +11,7 @@ from dataclasses import dataclass
 # A new bucket is one line here; RATE_LIMITS overrides any of them.
 BUCKETS: dict[str, tuple[int, int]] = {
     "student_reads": (100, 60),
+    "student_writes": (30, 60),
     "export": (5, 3600),
     "upload": (10, 3600),
     "sse_connections": (10, 60),

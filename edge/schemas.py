@@ -9,7 +9,7 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 RFC3339 = re.compile(
@@ -167,6 +167,15 @@ class Figures(Cached):
     stale: bool
 
 
+class Recovery(BaseModel):
+    """Per alert level: consecutive present periods that bring the student out of it (0 when
+    outside it; null when no number can, at a threshold of 100)."""
+
+    tasdiq: int | None
+    warning: int | None
+    mahroom: int | None
+
+
 class StudentDashboard(Figures):
     """StudentDashboardMetrics of the calling student."""
 
@@ -183,6 +192,8 @@ class StudentDashboard(Figures):
     ranking: int | None
     trend: Literal["improving", "declining", "stable"]
     lastUpdated: dt.datetime  # noqa: N815
+    recovery: Recovery
+    alertLevel: Literal["tasdiq", "warning", "mahroom"] | None  # noqa: N815
 
 
 class StudentRanking(Figures):
@@ -393,10 +404,41 @@ class ResetEvent(Strict):
     data: ResetReason
 
 
+NotificationType = Literal[
+    "attendance_warning",
+    "mahroom_alert",
+    "tasdiq_alert",
+    "consecutive_absence",
+    "file_approved",
+    "file_rejected",
+    "system_announcement",
+]
+Severity = Literal["info", "warning", "error", "success"]
+
+
+class NotificationCreated(Strict):
+    """A new in-app notification, as the stream announces it."""
+
+    id: uuid.UUID
+    type: NotificationType
+    title: str
+    message: str
+    severity: Severity
+    actionUrl: str | None  # noqa: N815
+    createdAt: dt.datetime  # noqa: N815
+    read: bool
+
+
+class NotificationEvent(Strict):
+    id: str
+    event: Literal["notification"]
+    data: NotificationCreated
+
+
 class EventsPage(Strict):
     """The student's events after `after`, in order; the SSE stream sends the same ids."""
 
-    events: list[AttendanceUpdateEvent | MetricsUpdateEvent | ResetEvent]
+    events: list[AttendanceUpdateEvent | MetricsUpdateEvent | NotificationEvent | ResetEvent]
     nextAfter: str  # noqa: N815
     reset: bool
 
@@ -406,3 +448,79 @@ class StreamTicket(Strict):
 
     ticket: str
     expiresIn: int  # noqa: N815
+
+
+# A notifications page cursor: what nextCursor said.
+NOTIFICATION_CURSOR = r"^\d{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class NotificationsQuery(Strict):
+    unread: BoolParam = Field(default=False, description="Only notifications not read yet.")
+    limit: IntParam = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(
+        default=None, pattern=NOTIFICATION_CURSOR, description="nextCursor of the page before."
+    )
+
+
+class Notification(Strict):
+    """The seed's Notification; metadata holds an alert's figures (rate, level, recovery...)."""
+
+    id: uuid.UUID
+    studentId: uuid.UUID  # noqa: N815
+    type: NotificationType
+    title: str
+    message: str
+    severity: Severity
+    createdAt: dt.datetime  # noqa: N815
+    read: bool
+    readAt: dt.datetime | None  # noqa: N815
+    actionUrl: str | None  # noqa: N815
+    metadata: dict[str, Any]
+
+
+class NotificationsPage(Cached):
+    """The caller's in-app notifications, newest first."""
+
+    notifications: list[Notification]
+    nextCursor: str | None  # noqa: N815
+    unreadCount: int  # noqa: N815
+
+
+class MarkIds(Strict):
+    """These notifications (ids that are unknown or someone else's are ignored)."""
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class MarkAll(Strict):
+    """Every notification of the caller."""
+
+    all: Literal[True]
+
+
+class MarkRead(RootModel[MarkIds | MarkAll]):
+    """Either {"ids": [...]} or {"all": true}."""
+
+
+class MarkedRead(Strict):
+    updated: int
+    unreadCount: int  # noqa: N815
+
+
+class PreferencesUpdate(Strict):
+    """The seed's NotificationPreferences: every flag, each true or false."""
+
+    emailEnabled: StrictBool  # noqa: N815
+    inAppEnabled: StrictBool  # noqa: N815
+    attendanceAlerts: StrictBool  # noqa: N815
+    fileUpdates: StrictBool  # noqa: N815
+    systemAnnouncements: StrictBool  # noqa: N815
+
+
+class Preferences(Cached):
+    emailEnabled: bool  # noqa: N815
+    inAppEnabled: bool  # noqa: N815
+    attendanceAlerts: bool  # noqa: N815
+    fileUpdates: bool  # noqa: N815
+    systemAnnouncements: bool  # noqa: N815
+    updatedAt: dt.datetime  # noqa: N815

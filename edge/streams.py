@@ -74,6 +74,12 @@ def retry_ms() -> int:
     return RETRY_MS + random.randrange(RETRY_JITTER_MS)  # noqa: S311 - jitter, not a secret
 
 
+# Topics a student's stream gets as they are, and topics after which it gets a fresh dashboard
+# (inbox_changed only invalidates cached answers).
+SENT_AS_IS = ("attendance_update", "reset", "notification")
+MOVES_FIGURES = ("attendance_update", "class_figures", "reset")
+
+
 @dataclass(eq=False, slots=True)
 class Stream:
     """One open stream. Events at or before `floor` are not sent: the client has them (the
@@ -198,6 +204,8 @@ class Hub:
         the last position that concerns it."""
         touched: dict[Stream, str] = {}
         for e in events:
+            if e.topic not in MOVES_FIGURES:
+                continue
             for index, key in ((self.by_student, e.student_id), (self.by_class, e.class_id)):
                 for stream in index.get(key or "", ()):
                     touched[stream] = e.position
@@ -206,7 +214,7 @@ class Hub:
     def deliver(self, events: list[Event]) -> None:
         """Queue each event of a batch, in order, on the streams of its student."""
         for e in events:
-            if e.topic in ("attendance_update", "reset") and e.student_id:
+            if e.topic in SENT_AS_IS and e.student_id:
                 streams = self.by_student.get(e.student_id)
                 if streams:
                     chunk = message(e.topic, e.payload, e.position)

@@ -1,4 +1,4 @@
-"""Query validation with pydantic, documented by quart-schema.
+"""Query and body validation with pydantic, documented by quart-schema.
 
 quart-schema's validate_querystring builds a pydantic TypeAdapter for the model on every
 request; this decorator builds it once per endpoint and otherwise behaves the same: the same
@@ -8,6 +8,7 @@ attribute for the OpenAPI description, the same QuerystringValidationError (answ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from quart import request
+from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QuerystringValidationError
 
 from edge.errors import ValidationError
@@ -54,3 +56,19 @@ def path_uuid(raw: str, field: str, what: str) -> str:
     if not UUID_TEXT.match(raw):
         raise ValidationError(f"{raw!r} is not {what} (a uuid).", field=field)
     return raw.lower()
+
+
+async def read_body(model: type[M], choose: Callable[[Any], type[M]] | None = None) -> M:
+    """The JSON body as `model` (a 400 naming the field otherwise). Called by the view after it
+    has authenticated the caller, so a request without a token is a 401 whatever its body;
+    the view documents the body with quart-schema's document_request. For a body of several
+    shapes, `choose` picks the one to check it against, so the error names that shape's field."""
+    raw = await request.get_data(as_text=False)
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError("The body is not a JSON document.") from exc
+    try:
+        return TypeAdapter(choose(data) if choose else model).validate_python(data)
+    except PydanticValidationError as error:
+        raise RequestSchemaValidationError(error) from error

@@ -8,6 +8,8 @@ is set in the environment, how to check the one that is already there instead of
 from __future__ import annotations
 
 import signal
+import socket
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from db.config import ConfigError
 from db.local import check_reachable
 from db.seed import seed
 from edge.main import hypercorn_command
+from jobs.settings import SettingsError, Smtp
 from stack.redis_server import EmbeddedRedis
 from stack.settings import Stack
 
@@ -50,6 +53,8 @@ class Process:
     # One left running (by a `make run` that was killed) is used as it is rather than refused.
     reusable: bool = False
     ready_timeout_s: float = 120.0
+    # One line `make run` prints once everything is up: where to look.
+    describe: Callable[[Stack], str] | None = None
 
 
 def prepare_database(stack: Stack) -> None:
@@ -78,6 +83,22 @@ def http_ready(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+
+
+def smtp_ready(port: int) -> bool:
+    """The sink answers with its SMTP greeting."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            return conn.recv(3) == b"220"
+    except OSError:
+        return False
+
+
+def check_smtp(stack: Stack) -> None:
+    try:
+        Smtp.from_url(stack.smtp_url)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _pg(stack: Stack) -> EmbeddedPostgres:
@@ -127,5 +148,31 @@ PROCESSES: tuple[Process, ...] = (
         port=lambda s: (s.edge_port, "EDGE_PORT"),
         env=lambda s: s.env(),
         log_to_file=False,
+    ),
+    Process(
+        name="mail",
+        program="stack.smtp_sink",
+        command=lambda s: [
+            sys.executable,
+            "-m",
+            "stack.smtp_sink",
+            str(s.mail_dir),
+            "--port",
+            str(s.smtp_port),
+        ],
+        ready=lambda s: smtp_ready(s.smtp_port),
+        embedded=lambda s: s.external_smtp_url is None,
+        external=check_smtp,
+        port=lambda s: (s.smtp_port, "SMTP_PORT"),
+        describe=lambda s: f"mail:      {s.mail_dir}/  (every email the worker sends, as .eml)",
+    ),
+    Process(
+        name="jobs",
+        program="jobs",
+        command=lambda s: [sys.executable, "-m", "jobs"],
+        ready=lambda s: http_ready(f"http://127.0.0.1:{s.jobs_metrics_port}/metrics"),
+        port=lambda s: (s.jobs_metrics_port, "JOBS_METRICS_PORT"),
+        env=lambda s: s.env(),
+        describe=lambda s: f"jobs:      worker metrics at http://127.0.0.1:{s.jobs_metrics_port}/metrics",
     ),
 )

@@ -20,6 +20,10 @@ class Stack:
     redis: EmbeddedRedis | None
     external_redis_url: str | None
     edge_port: int
+    # The mail sink runs unless SMTP_URL names a server of someone else's.
+    smtp_port: int = 8025
+    external_smtp_url: str | None = None
+    jobs_metrics_port: int = 9102
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Stack:
@@ -35,7 +39,15 @@ class Stack:
                 port=redis_port,
                 password=database.secrets["redis_password"],
             )
-        return cls(database, embedded, external, edge_port)
+        return cls(
+            database,
+            embedded,
+            external,
+            edge_port,
+            smtp_port=port(env, "SMTP_PORT", 8025),
+            external_smtp_url=env.get("SMTP_URL") or None,
+            jobs_metrics_port=port(env, "JOBS_METRICS_PORT", 9102),
+        )
 
     @property
     def var_dir(self) -> Path:
@@ -47,6 +59,14 @@ class Stack:
             return self.external_redis_url
         assert self.redis is not None
         return self.redis.url()
+
+    @property
+    def smtp_url(self) -> str:
+        return self.external_smtp_url or f"smtp://127.0.0.1:{self.smtp_port}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
 
     @property
     def edge_url(self) -> str:
@@ -73,6 +93,8 @@ class Stack:
             "JWT_SECRET": self.database.jwt_secret,
             "EDGE_URL": self.edge_url,
             "EDGE_PORT": str(self.edge_port),
+            "SMTP_URL": self.smtp_url,
+            "JOBS_METRICS_PORT": str(self.jobs_metrics_port),
         }
 
     def write_env_file(self) -> Path:

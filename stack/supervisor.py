@@ -152,6 +152,9 @@ def run(stack: Stack, processes: Sequence[Process]) -> int:
                     _wait_ready(stack, process, child)
                 process.after_ready(stack)
             print(f"edge:      {stack.edge_url}  (GET /readyz)")
+            for process in processes:
+                if process.describe is not None and process.embedded(stack):
+                    print(process.describe(stack))
             print(f"settings:  source {env_file}")
             print("Ctrl-C stops everything this command started.", flush=True)
             exited = _wait_for_an_exit(started)

@@ -3,6 +3,7 @@ run serves /readyz from its table of processes and stops what it started."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -147,9 +148,11 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> dict[st
 
 @pytest.mark.slow
 def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Path) -> None:
-    ports = {"PG_PORT": free_port(), "REDIS_PORT": free_port(), "EDGE_PORT": free_port()}
+    ports = {
+        name: free_port() for name in ("PG_PORT", "REDIS_PORT", "EDGE_PORT", "SMTP_PORT", "JOBS_METRICS_PORT")
+    }
     env = {**os.environ, "VAR_DIR": str(var_dir), **{k: str(v) for k, v in ports.items()}}
-    for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET"):
+    for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET", "SMTP_URL"):
         env.pop(name, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "stack", "run"],
@@ -172,6 +175,7 @@ def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Pa
             assert conn.execute("select count(*) from app.attendance_records").fetchone() == (216_000,)
         with psycopg.connect(run_env["EDGE_DATABASE_URL"].strip("'")) as conn:
             assert conn.execute("select current_user").fetchone() == ("authenticator",)
+        mahroom_email_after_a_teacher_marks(run_env["DATABASE_URL"].strip("'"), var_dir / "mail")
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
@@ -179,3 +183,43 @@ def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Pa
     assert "demo student token" in output
     assert not port_in_use(ports["PG_PORT"]) and not port_in_use(ports["REDIS_PORT"])
     assert not port_in_use(ports["EDGE_PORT"])
+    assert not port_in_use(ports["SMTP_PORT"]) and not port_in_use(ports["JOBS_METRICS_PORT"])
+    assert f"mail:      {var_dir / 'mail'}/" in output
+
+
+def mahroom_email_after_a_teacher_marks(database_url: str, mail_dir: Path) -> None:
+    """The demo student's teacher marks them absent until they are mahroom (as PostgREST would:
+    role and claims): the worker's email lands in var/mail/ as a file."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        student, email, class_id, teacher = conn.execute(
+            "select s.id, s.email, s.class_id, ct.teacher_id"
+            " from app.students as s join app.student_attendance_summary as m on m.student_id = s.id"
+            " join app.class_teachers as ct on ct.class_id = s.class_id"
+            " order by abs(m.present::numeric / m.marked - 0.78), s.id limit 1"
+        ).fetchone() or (None, None, None, None)
+        day = dt.date.today() + dt.timedelta(days=1)
+        with conn.transaction():
+            conn.execute("set local role authenticated")
+            conn.execute(
+                "select set_config('request.jwt.claims', %s, true)",
+                (json.dumps({"sub": str(teacher), "role": "authenticated"}),),
+            )
+            for period in range(1, 13):
+                for offset in range(10):
+                    conn.execute(
+                        "insert into app.attendance_records"
+                        " (student_id, class_id, date, period, subject, status, marked_by)"
+                        " values (%s, %s, %s, %s, 'Maths', 'absent', %s)",
+                        (student, class_id, day + dt.timedelta(days=offset), period, teacher),
+                    )
+        assert conn.execute(
+            "select level from app.student_alert_state where student_id = %s", (student,)
+        ).fetchone() == ("mahroom",)
+
+    def landed() -> bool:
+        return any(
+            f"To: {email}" in text and "Subject: Mahroom" in text
+            for text in (path.read_text() for path in mail_dir.glob("*.eml"))
+        )
+
+    wait_for(landed, 30, "the mahroom email in var/mail/")

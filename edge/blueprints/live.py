@@ -102,8 +102,10 @@ STREAM_DESCRIPTION = (
     "Server-Sent Events. Each event has `id:` (a position; resume after it with Last-Event-ID), "
     "`event:` and one JSON `data:` line: `attendance_update` (an AttendanceChange of one of the "
     "student's records), `metrics_update` (the StudentDashboard, as GET /api/students/dashboard "
-    "returns it), `reset` (refetch everything: the position was malformed, from the future or older "
-    "than the 72 h retention). The first message sets `retry:`; a comment line comes every 15 s."
+    "returns it), `notification` (a new in-app notification: id, type, title, message, severity, "
+    "actionUrl, createdAt, read), `reset` (refetch everything: the position was malformed, from the "
+    "future or older than the 72 h retention). The first message sets `retry:`; a comment line "
+    "comes every 15 s."
 )
 
 

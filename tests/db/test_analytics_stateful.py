@@ -230,10 +230,16 @@ class AttendanceMachine(RuleBasedStateMachine):
         )
         exact = [r for r in rates if (r * 100).denominator == 1]  # fits numeric(5, 2)
         threshold = exact[pick % len(exact)] if exact else Fraction(75)
-        self.conn.execute(
-            "update app.attendance_thresholds set threshold = %s, inclusive = %s where level = 'mahroom'",
-            (Decimal(threshold.numerator) / Decimal(threshold.denominator), inclusive),
-        )
+        # The levels stay nested (checked at commit): the ones above follow when it rises past them.
+        with self.conn.transaction():
+            self.conn.execute(
+                "update app.attendance_thresholds set threshold = %s, inclusive = %s where level = 'mahroom'",
+                (Decimal(threshold.numerator) / Decimal(threshold.denominator), inclusive),
+            )
+            self.conn.execute(
+                "update app.attendance_thresholds as t set threshold = greatest(t.threshold, m.threshold)"
+                " from app.attendance_thresholds as m where m.level = 'mahroom' and t.level <> 'mahroom'"
+            )
 
     @precondition(lambda self: self._count() > 0)
     @rule()

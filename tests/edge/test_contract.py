@@ -19,7 +19,7 @@ from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 
 from db.seed import SeedResult
 from edge import create_app
-from edge.schemas import ISO_WEEK, ErrorResponse
+from edge.schemas import ISO_WEEK, ErrorResponse, PreferencesUpdate
 from edge.settings import EdgeSettings
 from tests.edge.conftest import bearer, settle
 
@@ -33,10 +33,17 @@ class Contract:
         self.app = app
         self.spec = spec
         self.succeeded: set[tuple[str, str]] = set()
-        self.rules = {rule.rule: rule for rule in app.url_map.iter_rules() if rule.rule not in UNDOCUMENTED}
+        # One path may have a rule per method (GET and PUT /api/students/preferences).
+        self.rules = {
+            (method, rule.rule): rule
+            for rule in app.url_map.iter_rules()
+            if rule.rule not in UNDOCUMENTED
+            for method in rule.methods or ()
+            if method not in ("HEAD", "OPTIONS")
+        }
 
-    def model_for(self, rule_path: str, status: int) -> type[BaseModel]:
-        func = self.app.view_functions[self.rules[rule_path].endpoint]
+    def model_for(self, method: str, rule_path: str, status: int) -> type[BaseModel]:
+        func = self.app.view_functions[self.rules[(method.upper(), rule_path)].endpoint]
         documented = getattr(func, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {})
         if status in documented:
             model: type[BaseModel] = documented[status][0]
@@ -53,7 +60,7 @@ class Contract:
             if header["required"]:
                 assert name in response.headers, f"{method} {path} {status} lacks {name}"
         try:
-            parsed = self.model_for(rule_path, status).model_validate_json(body)
+            parsed = self.model_for(method, rule_path, status).model_validate_json(body)
         except ValidationError as exc:
             raise AssertionError(f"{method} {path} {status}: {exc}") from exc
         if 200 <= status < 300:
@@ -158,15 +165,35 @@ async def test_every_endpoint_answers_as_documented(
     await check(sse, "GET", await client.get(f"{sse}?other=1", headers=student), 400)
     await check(sse, "GET", await client.get(sse, headers=teacher), 403)
 
+    db.execute(
+        "select app.create_notifications(array[row(%s, 'system_announcement', 'T', 'M', 'info', null, null)"
+        "::app.new_notification])",
+        (school.demo_student_id,),
+    )
+    notes = "/api/students/notifications"
+    listed = await check(notes, "GET", await client.get(f"{notes}?limit=1", headers=student), 200)
+    await check(notes, "GET", await client.get(f"{notes}?limit=0", headers=student), 400)
+    await check(notes, "GET", await client.get(notes, headers=teacher), 403)
+    read = "/api/students/notifications/read"
+    body = {"ids": [str(listed.notifications[0].id)]}
+    marked = await check(read, "POST", await client.post(read, headers=student, json=body), 200)
+    assert marked.updated == 1
+    await check(read, "POST", await client.post(read, headers=student, json={"all": False}), 400)
+    await check(read, "POST", await client.post(read, json={"all": True}), 401)
+    prefs = "/api/students/preferences"
+    current = await check(prefs, "GET", await client.get(prefs, headers=student), 200)
+    update = {k: getattr(current, k) for k in PreferencesUpdate.model_fields}
+    await check(prefs, "PUT", await client.put(prefs, headers=student, json=update), 200)
+    await check(prefs, "PUT", await client.put(prefs, headers=student, json={**update, "x": 1}), 400)
+    await check(prefs, "PUT", await client.put(prefs, headers=teacher, json=update), 403)
+
     await check("/healthz", "GET", await client.get("/healthz"), 200)
     await check("/readyz", "GET", await client.get("/readyz"), 200)
     await check("/healthz", "GET", await client.get("/healthz", headers={"X-Big": "a" * 20_000}), 431)
     big = await client.get("/healthz", headers={"Content-Length": str(2 * 1024 * 1024)})
     await check("/healthz", "GET", big, 413)
 
-    operations = {
-        (m, r.rule) for r in contract.rules.values() for m in r.methods or () if m not in ("HEAD", "OPTIONS")
-    }
+    operations = set(contract.rules)
     assert contract.succeeded == operations, "every operation was seen succeeding"
 
 

@@ -23,8 +23,8 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20261130")
 EXTRA = shlex.split(os.environ.get("SCHEMATHESIS_ARGS", ""))
 # High enough that the examples exercise the endpoints rather than the limits.
 GENEROUS_LIMITS = (
-    '{"student_reads": [100000, 60], "staff_reads": [100000, 60], "admin": [100000, 60],'
-    ' "sse_tickets": [100000, 60]}'
+    '{"student_reads": [100000, 60], "student_writes": [100000, 60], "staff_reads": [100000, 60],'
+    ' "admin": [100000, 60], "sse_tickets": [100000, 60], "anonymous": [100000, 60]}'
 )
 
 
