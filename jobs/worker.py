@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import signal
 import time
 from collections import defaultdict
@@ -78,22 +79,31 @@ class Worker:
     # -- reading ---------------------------------------------------------------------------
 
     async def fetch(self) -> list[Job]:
-        """One round of messages, urgent first (see the module's docstring)."""
-        jobs: list[Job] = []
+        """One round of messages, urgent first (see the module's docstring), in one round trip."""
         now = time.monotonic()
         share = max(1, self.settings.batch // 10)
+        starved = {q: now - self.waiting_since[q] >= self.settings.starvation_s for q in QUEUES}
+        rows = await self.pool.fetch(
+            "select queue, msg_id, read_ct, message::text from app.read_jobs($1, $2, $3, $4)",
+            self.settings.visibility_s,
+            self.settings.batch,
+            share if starved["jobs_normal"] else 0,
+            share if starved["jobs_low"] else 0,
+        )
+        jobs: list[Job] = []
+        counts = dict.fromkeys(QUEUES, 0)
+        for queue, msg_id, read_ct, raw in rows:
+            counts[queue] += 1
+            body = json.loads(raw)
+            body = body if isinstance(body, dict) else {}
+            jobs.append(Job(queue, msg_id, read_ct, str(body.get("task", "")), body))
+        # What each queue was asked for, as app.read_jobs computes it; fewer means it is drained.
+        room = self.settings.batch
         for queue in QUEUES:
-            room = self.settings.batch - len(jobs)
-            starved = now - self.waiting_since[queue] >= self.settings.starvation_s
-            qty = room if room > 0 else (share if starved else 0)
-            if qty == 0:
-                continue
-            messages = await self.queue.read_batch(queue, vt=self.settings.visibility_s, batch_size=qty)
-            if len(messages) < qty:
-                self.waiting_since[queue] = now  # drained: nothing waits there
-            for m in messages:
-                body = m.message if isinstance(m.message, dict) else {}
-                jobs.append(Job(queue, m.msg_id, m.read_ct, str(body.get("task", "")), body))
+            asked = max(room, share if queue != QUEUES[0] and starved[queue] else 0)
+            if counts[queue] < asked:
+                self.waiting_since[queue] = now
+            room -= counts[queue]
         return jobs
 
     async def listen(self) -> asyncpg.Connection | None:
@@ -254,13 +264,23 @@ class Worker:
             await asyncio.sleep(5)
 
 
-async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
-    pool = await asyncpg.create_pool(
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: the worker never changes a pooled session's settings, and asyncpg's
+    default reset costs a round trip per release, as much as the statement itself."""
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
         settings.database_url,
         min_size=2,
         max_size=settings.smtp_connections + 4,
+        reset=_keep_session,
         server_settings={"application_name": "jobs-worker"},
     )
+
+
+async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
+    pool = await create_pool(settings)
     metrics = Metrics()
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=metrics.registry)

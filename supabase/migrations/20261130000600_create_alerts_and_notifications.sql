@@ -80,17 +80,6 @@ create table app.alert_settings (
 
 insert into app.alert_settings default values;
 
-/** How deep a level is: tasdiq 1, warning 2, mahroom 3, none 0. */
-create function app.alert_rank(p_level text)
-    returns integer
-    language sql
-    immutable
-    cost 1
-    set search_path = ''
-as $$
-    select case p_level when 'tasdiq' then 1 when 'warning' then 2 when 'mahroom' then 3 else 0 end
-$$;
-
 /** Is present/marked inside a level: rate below the threshold, or at it when inclusive. No division. */
 create function app.in_level(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean)
     returns boolean
@@ -116,7 +105,9 @@ create function app.recovery_periods(p_present integer, p_marked integer, p_thre
     set search_path = ''
 as $$
     select case
-        when not app.in_level(p_present, p_marked, p_threshold, p_inclusive) then 0
+        -- outside the level (app.in_level, written out: this runs once per alert raised)
+        when not (p_marked > 0 and (100 * p_present < p_threshold * p_marked
+            or (p_inclusive and 100 * p_present = p_threshold * p_marked))) then 0
         when p_threshold >= 100 then null
         -- inside: 100 p <= t m; out: 100 (p + n) > t (m + n), so n > (t m - 100 p) / (100 - t)
         when p_inclusive then floor((p_threshold * p_marked - 100 * p_present) / (100 - p_threshold))::integer + 1
@@ -146,6 +137,10 @@ create table app.student_alert_state (
     absence_streak boolean not null default false,
     changed_at timestamptz not null default now()
 );
+
+-- Days without a present period: what a consecutive-absence streak is made of.
+create index student_attendance_daily_no_present_idx on app.student_attendance_daily (student_id, date)
+where marked > 0 and present = 0;
 
 /** The seed's notification preferences: two channels and three kinds. */
 create table app.notification_preferences (
@@ -249,43 +244,17 @@ create type app.new_notification as (
     metadata jsonb
 );
 
-/** Which preference flag a notification type answers to. */
-create function app.notification_kind_enabled(p_prefs app.notification_preferences, p_type text)
-    returns boolean
-    language sql
-    immutable
-    cost 1
-    set search_path = ''
-as $$
-    select case
-        when p_type in ('attendance_warning', 'mahroom_alert', 'tasdiq_alert', 'consecutive_absence')
-            then p_prefs.attendance_alerts
-        when p_type in ('file_approved', 'file_rejected') then p_prefs.file_updates
-        else p_prefs.system_announcements
-    end
-$$;
-
-/** The queue a notification's email goes to: mahroom is urgent, announcements are low. */
-create function app.notification_queue(p_type text)
-    returns text
-    language sql
-    immutable
-    cost 1
-    set search_path = ''
-as $$
-    select case p_type
-        when 'mahroom_alert' then 'jobs_urgent'
-        when 'system_announcement' then 'jobs_low'
-        else 'jobs_normal'
-    end
-$$;
-
 /**
  * Create notifications in this transaction, with their deliveries: in-app when the student's
  * preferences allow the kind and the channel (an outbox `notification` event reaches open
- * streams), email likewise (a pgmq `email` message per delivery, on the type's queue). The
- * notification row is written either way: it is the record that the alert was raised.
- * Returns the new notifications' ids.
+ * streams), email likewise (a pgmq `email` message per delivery: mahroom on jobs_urgent,
+ * announcements on jobs_low, the rest on jobs_normal). The notification row is written either
+ * way: it is the record that the alert was raised. Returns the new notifications' ids.
+ *
+ * Kinds and preference flags: attendance_warning, mahroom_alert, tasdiq_alert and
+ * consecutive_absence answer to attendance_alerts; file_approved and file_rejected to
+ * file_updates; system_announcement to system_announcements. All of it is one statement with
+ * no function call per row: the hourly backstop may raise thousands at once.
  */
 create function app.create_notifications(p_new app.new_notification[])
     returns setof uuid
@@ -297,13 +266,17 @@ create function app.create_notifications(p_new app.new_notification[])
     set jit = off
 as $$
 declare
-    v_created jsonb;
-    v_events jsonb;
-    v_queue record;
+    v_horizon xid8;
+    v_ids uuid[];
+    v_urgent jsonb[];
+    v_normal jsonb[];
+    v_low jsonb[];
 begin
     if p_new is null or cardinality(p_new) = 0 then
         return;
     end if;
+    -- The outbox rows below take this transaction's horizon (see app.begin_events()).
+    v_horizon := app.begin_events();
     with wanted as (
         select
             gen_random_uuid() as id,
@@ -314,17 +287,26 @@ begin
             n.severity,
             n.action_url,
             coalesce(n.metadata, '{}'::jsonb) as metadata,
-            coalesce(p.in_app_enabled and app.notification_kind_enabled(p, n.type), false) as in_app,
-            coalesce(p.email_enabled and app.notification_kind_enabled(p, n.type), false) as email,
             s.email as address,
-            n.ordinality
+            n.ordinality,
+            coalesce(
+                case
+                    when n.type in ('attendance_warning', 'mahroom_alert', 'tasdiq_alert', 'consecutive_absence')
+                        then p.attendance_alerts
+                    when n.type in ('file_approved', 'file_rejected') then p.file_updates
+                    else p.system_announcements
+                end,
+                false
+            ) as kind_wanted,
+            coalesce(p.in_app_enabled, false) as in_app_on,
+            coalesce(p.email_enabled, false) as email_on
         from unnest(p_new) with ordinality as n
         inner join app.students as s on n.student_id = s.id
         left join app.notification_preferences as p on n.student_id = p.student_id
     ),
     created as (
         insert into app.notifications (id, student_id, type, title, message, severity, action_url, metadata, in_app)
-        select w.id, w.student_id, w.type, w.title, w.message, w.severity, w.action_url, w.metadata, w.in_app
+        select w.id, w.student_id, w.type, w.title, w.message, w.severity, w.action_url, w.metadata, w.kind_wanted and w.in_app_on
         from wanted as w
         order by w.ordinality
         returning id, student_id, type, title, message, severity, action_url, created_at, in_app
@@ -334,61 +316,60 @@ begin
         insert into app.notification_deliveries (notification_id, channel, status, attempts, sent_at)
         select c.id, 'in_app', 'sent', 1, now() from created as c where c.in_app
     ),
+    announced as (
+        insert into app.events (horizon, topic, student_id, class_id, payload)
+        select
+            v_horizon,
+            'notification',
+            c.student_id,
+            null,
+            jsonb_build_object(
+                'id', c.id,
+                'type', c.type,
+                'title', c.title,
+                'message', c.message,
+                'severity', c.severity,
+                'actionUrl', c.action_url,
+                'createdAt', c.created_at,
+                'read', false
+            )
+        from created as c
+        where c.in_app
+    ),
     email as (
         insert into app.notification_deliveries (notification_id, channel, message_id, recipient)
         select w.id, 'email', format('<%s@attendance.localhost>', w.id), w.address
         from wanted as w
-        where w.email
+        where w.kind_wanted and w.email_on
         order by w.ordinality
         returning id, notification_id
+    ),
+    jobs as (
+        select
+            case w.type when 'mahroom_alert' then 'jobs_urgent' when 'system_announcement' then 'jobs_low'
+                else 'jobs_normal' end as queue,
+            jsonb_build_object('task', 'email', 'deliveryId', e.id) as message,
+            e.id
+        from email as e
+        inner join wanted as w on e.notification_id = w.id
     )
     select
-        jsonb_build_object(
-            'events', coalesce(
-                (
-                    select jsonb_agg(
-                        jsonb_build_object(
-                            'topic', 'notification',
-                            'studentId', c.student_id,
-                            'payload', jsonb_build_object(
-                                'id', c.id,
-                                'type', c.type,
-                                'title', c.title,
-                                'message', c.message,
-                                'severity', c.severity,
-                                'actionUrl', c.action_url,
-                                'createdAt', c.created_at,
-                                'read', false
-                            )
-                        )
-                    )
-                    from created as c
-                    where c.in_app
-                ),
-                '[]'::jsonb
-            ),
-            'emails', coalesce(
-                (
-                    select jsonb_agg(jsonb_build_object('queue', app.notification_queue(c.type), 'deliveryId', e.id))
-                    from email as e
-                    inner join created as c on e.notification_id = c.id
-                ),
-                '[]'::jsonb
-            ),
-            'ids', coalesce((select jsonb_agg(c.id) from created as c), '[]'::jsonb)
-        )
-    into v_created;
+        (select array_agg(w.id order by w.ordinality) from wanted as w),
+        (select array_agg(j.message order by j.id) from jobs as j where j.queue = 'jobs_urgent'),
+        (select array_agg(j.message order by j.id) from jobs as j where j.queue = 'jobs_normal'),
+        (select array_agg(j.message order by j.id) from jobs as j where j.queue = 'jobs_low')
+    into v_ids, v_urgent, v_normal, v_low;
 
-    v_events := v_created -> 'events';
-    perform app.write_events(v_events);
-    for v_queue in
-        select e.queue, array_agg(jsonb_build_object('task', 'email', 'deliveryId', e."deliveryId")) as messages
-        from jsonb_to_recordset(v_created -> 'emails') as e (queue text, "deliveryId" bigint)
-        group by e.queue
-    loop
-        perform pgmq.send_batch(v_queue.queue, v_queue.messages);
-    end loop;
-    return query select (x.value #>> '{}')::uuid from jsonb_array_elements(v_created -> 'ids') as x;
+    if v_urgent is not null then
+        perform pgmq.send_batch('jobs_urgent', v_urgent);
+    end if;
+    if v_normal is not null then
+        perform pgmq.send_batch('jobs_normal', v_normal);
+    end if;
+    if v_low is not null then
+        perform pgmq.send_batch('jobs_low', v_low);
+    end if;
+    return query select unnest(v_ids);
 end;
 $$;
 
@@ -397,12 +378,12 @@ comment on function app.create_notifications(app.new_notification[]) is
 'their outbox events and their pgmq messages, in the caller''s transaction.';
 
 /**
- * Where these students stand now: counts, the deepest level they are in (null below every
+ * Where these students stand now: counts, the rate as shown, the deepest level they are in (null below every
  * level or before its minimum of marked periods) and whether their last N school days (dates
  * with marked periods) were absent in every marked period. p_students null: every student.
  */
 create function app.alert_standing(p_students uuid[])
-    returns table (student_id uuid, present integer, marked integer, level text, in_streak boolean)
+    returns table (student_id uuid, present integer, marked integer, rate numeric, level text, in_streak boolean)
     language plpgsql
     stable
     set search_path = ''
@@ -410,42 +391,80 @@ create function app.alert_standing(p_students uuid[])
     set jit = off
 as $$
 begin
-    -- PL/pgSQL plans this per call with p_students known: an index lookup for a statement's
-    -- students, one pass over the summaries for everyone.
+    -- PL/pgSQL plans this per call with p_students known: index lookups for a statement's
+    -- students, one pass over the summaries for everyone. The level test is app.in_level()
+    -- written out against the three thresholds read once: a function call per student and
+    -- level costs twenty times the whole pass (tests/db/test_alerts.py holds them equal).
     return query
+    with th as (
+        select
+            max(t.threshold) filter (where t.level = 'mahroom') as m,
+            bool_or(t.inclusive) filter (where t.level = 'mahroom') as m_inclusive,
+            max(t.min_marked_periods) filter (where t.level = 'mahroom') as m_min,
+            max(t.threshold) filter (where t.level = 'warning') as w,
+            bool_or(t.inclusive) filter (where t.level = 'warning') as w_inclusive,
+            max(t.min_marked_periods) filter (where t.level = 'warning') as w_min,
+            max(t.threshold) filter (where t.level = 'tasdiq') as t,
+            bool_or(t.inclusive) filter (where t.level = 'tasdiq') as t_inclusive,
+            max(t.min_marked_periods) filter (where t.level = 'tasdiq') as t_min
+        from app.attendance_thresholds as t
+    ),
+    -- A streak of N days needs N days without a present period: only students with that many
+    -- are looked at day by day (the partial index holds those days alone).
+    streak_candidates as (
+        select dd.student_id
+        from app.student_attendance_daily as dd
+        cross join app.alert_settings as cfg
+        where dd.marked > 0 and dd.present = 0 and (p_students is null or dd.student_id = any(p_students))
+        group by dd.student_id, cfg.consecutive_absence_days
+        having count(*) >= cfg.consecutive_absence_days
+    ),
+    streaks as (
+        select
+            c.student_id,
+            coalesce(
+                (
+                    select count(*) = cfg.consecutive_absence_days
+                        and bool_and(
+                            -- a day without a present period, and without sick or leave either
+                            case when d.present > 0 then false else not exists (
+                                select 1 from app.attendance_records as r
+                                where r.student_id = c.student_id and r.date = d.date and r.status in ('sick', 'leave')
+                            ) end
+                        )
+                    from (
+                        select dd.date, dd.present
+                        from app.student_attendance_daily as dd
+                        where dd.student_id = c.student_id and dd.marked > 0
+                        order by dd.date desc
+                        limit cfg.consecutive_absence_days
+                    ) as d
+                ),
+                false
+            ) as in_streak
+        from streak_candidates as c
+        cross join app.alert_settings as cfg
+    )
     select
         sm.student_id,
         sm.present,
         sm.marked,
-        (
-            select t.level
-            from app.attendance_thresholds as t
-            where sm.marked >= t.min_marked_periods and app.in_level(sm.present, sm.marked, t.threshold, t.inclusive)
-            order by app.alert_rank(t.level) desc
-            limit 1
-        ),
-        coalesce(
-            (
-                select count(*) = cfg.consecutive_absence_days
-                    and bool_and(
-                        -- only a day without a present period can be absent throughout
-                        case when d.present > 0 then false else not exists (
-                            select 1 from app.attendance_records as r
-                            where r.student_id = sm.student_id and r.date = d.date and r.status in ('sick', 'leave')
-                        ) end
-                    )
-                from (
-                    select dd.date, dd.present
-                    from app.student_attendance_daily as dd
-                    where dd.student_id = sm.student_id and dd.marked > 0
-                    order by dd.date desc
-                    limit cfg.consecutive_absence_days
-                ) as d
-            ),
-            false
-        )
+        sm.attendance_rate,
+        case
+            when sm.marked > 0 and sm.marked >= th.m_min
+                and (100 * sm.present < th.m * sm.marked or (th.m_inclusive and 100 * sm.present = th.m * sm.marked))
+                then 'mahroom'
+            when sm.marked > 0 and sm.marked >= th.w_min
+                and (100 * sm.present < th.w * sm.marked or (th.w_inclusive and 100 * sm.present = th.w * sm.marked))
+                then 'warning'
+            when sm.marked > 0 and sm.marked >= th.t_min
+                and (100 * sm.present < th.t * sm.marked or (th.t_inclusive and 100 * sm.present = th.t * sm.marked))
+                then 'tasdiq'
+        end,
+        coalesce(st.in_streak, false)
     from app.student_attendance_summary as sm
-    cross join app.alert_settings as cfg
+    cross join th
+    left join streaks as st on sm.student_id = st.student_id
     where p_students is null or sm.student_id = any(p_students);
 end;
 $$;
@@ -487,37 +506,39 @@ begin
         from standing as st
         where s.student_id = st.student_id
             and (s.level is distinct from st.level or s.absence_streak <> st.in_streak)
-        returning s.student_id
+        returning st.student_id, st.present, st.marked, st.rate, st.level, st.old_level, st.in_streak, st.old_streak
     ),
     raised as (
         -- A deeper level than the one last raised, and a streak not yet told about.
-        select st.student_id, st.present, st.marked, st.level as kind
-        from standing as st
-        where app.alert_rank(st.level) > app.alert_rank(st.old_level)
-            and exists (select 1 from changed as c where c.student_id = st.student_id)
+        select c.student_id, c.present, c.marked, c.rate, c.level as kind
+        from changed as c
+        -- deeper: later in tasdiq, warning, mahroom (0 for none)
+        where coalesce(array_position(array['tasdiq', 'warning', 'mahroom'], c.level), 0)
+            > coalesce(array_position(array['tasdiq', 'warning', 'mahroom'], c.old_level), 0)
         union all
-        select st.student_id, st.present, st.marked, 'consecutive_absence'
-        from standing as st
-        where st.in_streak and not st.old_streak
-            and exists (select 1 from changed as c where c.student_id = st.student_id)
+        select c.student_id, c.present, c.marked, c.rate, 'consecutive_absence'
+        from changed as c
+        where c.in_streak and not c.old_streak
     ),
     described as (
         select
             r.student_id,
             r.kind,
-            app.exact_rate(r.present, r.marked) as rate,
+            r.rate,
             r.present,
             r.marked,
             t.threshold,
             t.inclusive,
-            app.recovery_periods(r.present, r.marked, t.threshold, t.inclusive) as recovery,
+            case when t.level is not null then app.recovery_periods(r.present, r.marked, t.threshold, t.inclusive) end
+                as recovery,
             (
+                -- the latest days with a period missed (absent, sick or leave: not present)
                 select coalesce(jsonb_agg(a.date order by a.date desc), '[]'::jsonb)
                 from (
-                    select distinct ar.date
-                    from app.attendance_records as ar
-                    where ar.student_id = r.student_id and ar.status = 'absent'
-                    order by ar.date desc
+                    select dd.date
+                    from app.student_attendance_daily as dd
+                    where dd.student_id = r.student_id and dd.marked > dd.present
+                    order by dd.date desc
                     limit 10
                 ) as a
             ) as absences,
@@ -548,11 +569,11 @@ begin
                     d.streak_days,
                     (select string_agg(x.value #>> '{}', ', ') from jsonb_array_elements(d.absences) with ordinality as x
                         where x.ordinality <= d.streak_days),
-                    app.round_rate(d.rate)
+                    d.rate
                 )
                 else format(
                     'Your attendance is %s %% (%s of %s marked periods present), %s %s %%. %s',
-                    app.round_rate(d.rate), d.present, d.marked,
+                    d.rate, d.present, d.marked,
                     case when d.inclusive then 'at or below' else 'below' end, d.threshold,
                     case
                         when d.recovery is null then 'No number of present periods brings it back.'
@@ -564,7 +585,7 @@ begin
             null,
             jsonb_build_object(
                 'alert', d.kind,
-                'rate', app.round_rate(d.rate),
+                'rate', d.rate,
                 'present', d.present,
                 'marked', d.marked,
                 'threshold', d.threshold,
@@ -714,12 +735,9 @@ for select to authenticated
 using (true);
 
 revoke execute on function
-app.alert_rank(text),
 app.in_level(integer, integer, numeric, boolean),
 app.recovery_periods(integer, integer, numeric, boolean),
 app.recovery_of(integer, integer),
-app.notification_kind_enabled(app.notification_preferences, text),
-app.notification_queue(text),
 app.create_notifications(app.new_notification[]),
 app.alert_standing(uuid[]),
 app.apply_alerts(uuid[]),
@@ -1116,42 +1134,43 @@ end;
 $$;
 
 /**
- * The jobs worker starts an email delivery: {send: false} when there is nothing to send (sent,
- * dead or gone), else status `sending`, one more attempt, and what the email says. A delivery
- * found `sending` was being sent by an attempt that never reported back (a worker that died,
- * maybe after the server took the message): this send is counted as a resend, under the same
+ * The jobs worker starts email deliveries (those its SMTP connections are about to send, in
+ * one call): each that is still to be sent becomes `sending` with one more attempt, and its
+ * row says what the email says. Deliveries sent, dead or gone are left out. A delivery found
+ * `sending` was being sent by an attempt that never reported back (a worker that died, maybe
+ * after the server took the message): this send is counted as a resend, under the same
  * Message-ID.
  */
-create function app.begin_email_delivery(p_delivery bigint)
-    returns jsonb
-    language plpgsql
+create function app.begin_email_deliveries(p_deliveries bigint[])
+    returns table (delivery_id bigint, delivery jsonb)
+    language sql
     volatile
     security definer
     set search_path = ''
 as $$
-declare
-    v_delivery app.notification_deliveries;
-    v_resend boolean;
-begin
-    select * into v_delivery from app.notification_deliveries as d where d.id = p_delivery and d.channel = 'email'
-    for update;
-    if v_delivery.id is null or v_delivery.status in ('sent', 'dead') then
-        return jsonb_build_object('send', false, 'status', coalesce(v_delivery.status, 'missing'));
-    end if;
-    v_resend := v_delivery.status = 'sending';
-    update app.notification_deliveries as d
-    set status = 'sending',
-        attempts = d.attempts + 1,
-        resends = d.resends + v_resend::integer,
-        updated_at = now()
-    where d.id = p_delivery;
-    return (
-        select jsonb_build_object(
-            'send', true,
-            'resend', v_resend,
-            'deliveryId', v_delivery.id,
-            'messageId', v_delivery.message_id,
-            'recipient', v_delivery.recipient,
+    with started as (
+        update app.notification_deliveries as d
+        set status = 'sending',
+            attempts = d.attempts + 1,
+            resends = d.resends + (d.status = 'sending')::integer,
+            updated_at = now()
+        from (
+            select x.id, x.status
+            from app.notification_deliveries as x
+            where x.id = any(p_deliveries) and x.channel = 'email' and x.status not in ('sent', 'dead')
+            order by x.id
+            for update
+        ) as before
+        where d.id = before.id
+        returning d.id, d.notification_id, d.message_id, d.recipient, before.status = 'sending' as resend
+    )
+    select
+        st.id,
+        jsonb_build_object(
+            'deliveryId', st.id,
+            'resend', st.resend,
+            'messageId', st.message_id,
+            'recipient', st.recipient,
             'studentName', s.name,
             'type', n.type,
             'title', n.title,
@@ -1160,41 +1179,41 @@ begin
             'createdAt', n.created_at,
             'metadata', n.metadata
         )
-        from app.notifications as n
-        inner join app.students as s on n.student_id = s.id
-        where n.id = v_delivery.notification_id
-    );
-end;
+    from started as st
+    inner join app.notifications as n on st.notification_id = n.id
+    inner join app.students as s on n.student_id = s.id
 $$;
 
-/** The server took the email (250): the delivery is sent, and the audit log says so. */
-create function app.finish_email_delivery(p_delivery bigint)
-    returns void
-    language plpgsql
+/** The server took these emails (250): the deliveries are sent, and the audit log says so. */
+create function app.finish_email_deliveries(p_deliveries bigint[])
+    returns integer
+    language sql
     volatile
     security definer
     set search_path = ''
 as $$
-declare
-    v_row record;
-begin
-    update app.notification_deliveries as d
-    set status = 'sent', sent_at = now(), updated_at = now(), last_error = null
-    where d.id = p_delivery and d.status <> 'sent'
-    returning d.id, d.notification_id, d.attempts, d.resends, d.message_id into v_row;
-    if v_row.id is not null then
-        perform audit.log(
+    with sent as (
+        update app.notification_deliveries as d
+        set status = 'sent', sent_at = now(), updated_at = now(), last_error = null
+        where d.id = any(p_deliveries) and d.status <> 'sent'
+        returning d.id, d.notification_id, d.attempts, d.resends, d.message_id
+    ),
+    logged as (
+        insert into audit.audit_logs (user_id, action, resource, resource_id, metadata)
+        select
+            n.student_id,
             'notification_sent',
             'notification',
-            v_row.notification_id::text,
+            s.notification_id::text,
             jsonb_build_object(
-                'channel', 'email', 'deliveryId', v_row.id, 'attempts', v_row.attempts, 'resends', v_row.resends,
-                'messageId', v_row.message_id
-            ),
-            p_user_id => (select n.student_id from app.notifications as n where n.id = v_row.notification_id)
-        );
-    end if;
-end;
+                'channel', 'email', 'deliveryId', s.id, 'attempts', s.attempts, 'resends', s.resends,
+                'messageId', s.message_id
+            )
+        from sent as s
+        inner join app.notifications as n on s.notification_id = n.id
+        returning 1
+    )
+    select count(*)::integer from logged
 $$;
 
 /** An attempt failed: `failed` (it will be retried) or `dead` (given up), with the error. */
@@ -1213,7 +1232,43 @@ as $$
 $$;
 
 revoke execute on function
-app.begin_email_delivery(bigint),
-app.finish_email_delivery(bigint),
+app.begin_email_deliveries(bigint[]),
+app.finish_email_deliveries(bigint[]),
 app.fail_email_delivery(bigint, text, boolean)
 from public;
+
+/**
+ * One round of the jobs worker's reading, in one round trip: up to p_batch messages from
+ * jobs_urgent, then from jobs_normal and jobs_low what room is left, or at least their share
+ * (p_normal_share, p_low_share: the worker gives a queue a share once it has waited behind
+ * urgent work for long enough). Each read sets the message's visibility timeout (p_vt s).
+ */
+create function app.read_jobs(p_vt integer, p_batch integer, p_normal_share integer, p_low_share integer)
+    returns table (queue text, msg_id bigint, read_ct integer, message jsonb)
+    language plpgsql
+    volatile
+    set search_path = ''
+as $$
+declare
+    v_room integer := p_batch;
+    v_got integer;
+    v_queue text;
+    v_share integer;
+begin
+    foreach v_queue in array array['jobs_urgent', 'jobs_normal', 'jobs_low'] loop
+        v_share := case v_queue when 'jobs_normal' then p_normal_share when 'jobs_low' then p_low_share else 0 end;
+        if greatest(v_room, v_share) > 0 then
+            return query
+            select v_queue, m.msg_id, m.read_ct, m.message
+            from pgmq.read(v_queue, p_vt, greatest(v_room, v_share)) as m;
+            get diagnostics v_got = row_count;
+            v_room := v_room - v_got;
+        end if;
+    end loop;
+end;
+$$;
+
+comment on function app.read_jobs(integer, integer, integer, integer) is
+'The jobs worker''s read: urgent first, then normal and low with the room left or their share.';
+
+revoke execute on function app.read_jobs(integer, integer, integer, integer) from public;

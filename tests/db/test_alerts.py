@@ -536,3 +536,48 @@ def test_preferences_refuse_unknown_fields_and_wrong_types_and_change_nothing(
     assert call_as(db, s, "select api.notification_preferences()") == before
     after = call_as(db, s, "select api.update_notification_preferences('{\"emailEnabled\": false}')")
     assert after["emailEnabled"] is False and after["inAppEnabled"] is True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cuts=st.lists(st.decimals(min_value=0, max_value=100, places=2), min_size=3, max_size=3).map(sorted),
+    inclusive=st.lists(st.booleans(), min_size=3, max_size=3),
+    minimums=st.lists(st.integers(0, 12), min_size=3, max_size=3),
+    marked=st.integers(0, 60),
+    present_share=st.fractions(min_value=0, max_value=1),
+)
+def test_the_level_is_the_deepest_level_in_level_admits(
+    db: psycopg.Connection[Any],
+    school: School,
+    cuts: list[Any],
+    inclusive: list[bool],
+    minimums: list[int],
+    marked: int,
+    present_share: Fraction,
+) -> None:
+    """app.alert_standing() writes app.in_level() out for speed: for any nested thresholds, flags,
+    minimums and counts, its level is the deepest level whose minimum is met and whose
+    threshold in_level() says the rate is inside."""
+    s = school.students[0]
+    present = int(present_share * marked)
+    levels = ("mahroom", "warning", "tasdiq")  # deepest first, lowest threshold first
+    with db.transaction(force_rollback=True):
+        for level, cut, inc, low in zip(levels, cuts, inclusive, minimums, strict=True):
+            db.execute(
+                "update app.attendance_thresholds set threshold = %s, inclusive = %s, min_marked_periods = %s"
+                " where level = %s",
+                (cut, inc, low, level),
+            )
+        db.execute(
+            "update app.student_attendance_summary set present = %s, absent = %s, marked = %s"
+            " where student_id = %s",
+            (present, marked - present, marked, s),
+        )
+        got = db.execute("select level from app.alert_standing(array[%s]::uuid[])", (s,)).fetchone()
+        expected = None
+        for level, cut, inc, low in zip(levels, cuts, inclusive, minimums, strict=True):
+            inside = db.execute("select app.in_level(%s, %s, %s, %s)", (present, marked, cut, inc)).fetchone()
+            if marked >= low and inside == (True,):
+                expected = level
+                break
+        assert got == (expected,), (cuts, inclusive, minimums, present, marked)
