@@ -8,12 +8,13 @@
 2. Alert emails into an aiosmtpd sink (its own process, storing files) through the worker,
    beside raw aiosmtplib sending the same rendered messages over the same number of
    connections.
-3. The hourly backstop over N students whose alert state is stale (records loaded with the
-   alert trigger off): classify, create alerts and notifications, enqueue; then a rerun, which
-   creates nothing. Baseline: the classification alone (read only).
+3. The hourly backstop over N students (classify, create alerts and notifications, enqueue):
+   every student stale (records loaded with the alert trigger off), a rerun (which creates
+   nothing), and one student in 20 stale. Baseline: the classification alone (read only).
 4. Redelivery after SIGKILL: a worker killed while its email waits for the server's reply;
    the time until a second worker sends it again, beside the bound (visibility timeout + poll).
-5. The trigger path: marking a class of 40 in one statement, alert triggers on and off.
+5. The trigger path: marking a class of 40 in one statement, alert triggers on and off; all
+   present (the check alone), then one in five absent (some statements raise alerts).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import socket
 import statistics
@@ -300,7 +302,10 @@ def timed_sql(url: str, sql: str) -> tuple[float, Any]:
         return time.perf_counter() - started, (row[0] if row else None)
 
 
-CLASSIFY = "select count(*) filter (where level is not null) from app.alert_standing(null)"
+CLASSIFY = (
+    "select count(*) filter (where level is not null)"
+    " from app.alert_standing(array(select id from app.students))"
+)
 
 
 async def redelivery_after_kill(url: str, visibility_s: int, poll_s: float) -> float:
@@ -310,22 +315,32 @@ async def redelivery_after_kill(url: str, visibility_s: int, poll_s: float) -> f
         def __init__(self) -> None:
             super().__init__()
             self.first = threading.Event()
+            self.held: bytes | None = None
             self.second_at: float | None = None
             self.release = threading.Event()
 
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            content = envelope.original_content or envelope.content
+            found = re.search(rb"^Message-ID: *(<[^>]+>)", content, re.MULTILINE | re.IGNORECASE)
+            content = found.group(1) if found else b""
             if not self.first.is_set():
+                self.held = content
                 self.first.set()
                 while not self.release.is_set():
                     await asyncio.sleep(0.01)
                 return "451 try later"
-            self.second_at = time.perf_counter()
+            if content == self.held:
+                self.second_at = time.perf_counter()
             return "250 ok"
 
     handler = Holding()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     with psycopg.connect(url, autocommit=True) as conn:
+        # Only this email in the queues: earlier parts' leftovers would keep the worker busy.
+        conn.execute(
+            "select pgmq.purge_queue(q) from unnest(array['jobs_urgent', 'jobs_normal', 'jobs_low']) as q"
+        )
         student = conn.execute("select id from app.students limit 1").fetchone()
         assert student is not None
         conn.execute(
@@ -364,8 +379,9 @@ async def redelivery_after_kill(url: str, visibility_s: int, poll_s: float) -> f
         controller.stop()
 
 
-def marking_overhead(url: str, marks: int) -> tuple[float, float]:
-    """Median milliseconds of one 40-row marking statement, alert triggers on and off."""
+def marking_overhead(url: str, marks: int, absent_share: float) -> tuple[float, float]:
+    """Median milliseconds of one 40-row marking statement, alert triggers on and off. With
+    absences, some statements take students into a level and raise their alerts."""
     with psycopg.connect(url, autocommit=True) as conn:
         classes = [
             r[0]
@@ -373,6 +389,8 @@ def marking_overhead(url: str, marks: int) -> tuple[float, float]:
                 "select class_id from app.students group by class_id having count(*) = 40 order by 1 limit 50"
             ).fetchall()
         ]
+        start = conn.execute("select coalesce(max(date), date '2026-11-02') + 1 from app.attendance_records")
+        first_day = (start.fetchone() or (None,))[0]
 
         def round_of(enabled: bool, offset: int) -> list[float]:
             action = "enable" if enabled else "disable"
@@ -381,23 +399,24 @@ def marking_overhead(url: str, marks: int) -> tuple[float, float]:
             samples = []
             for i in range(marks):
                 cls = classes[i % len(classes)]
-                day = 30 + offset + i // len(classes)
+                day = offset + i // len(classes)
                 started = time.perf_counter()
                 conn.execute(
                     "insert into app.attendance_records (student_id, class_id, date, period, subject, status)"
-                    " select id, class_id, date '2026-11-02' + %s, 1, 'Maths',"
-                    " case when random() < 0.2 then 'absent' else 'present' end::app.attendance_status"
+                    " select id, class_id, %s::date + %s, 1, 'Maths',"
+                    " case when random() < %s then 'absent' else 'present' end::app.attendance_status"
                     " from app.students where class_id = %s",
-                    (day, cls),
+                    (first_day, day, absent_share, cls),
                 )
                 samples.append((time.perf_counter() - started) * 1000)
             return samples
 
         on: list[float] = []
         off: list[float] = []
+        rounds = marks // len(classes) + 1
         for r in range(2):  # interleaved rounds: neither side gets the warm cache alone
-            off += round_of(False, 1000 * r)
-            on += round_of(True, 1000 * r + 500)
+            off += round_of(False, 2 * r * rounds)
+            on += round_of(True, (2 * r + 1) * rounds)
         return statistics.median(on), statistics.median(off)
 
 
@@ -448,19 +467,44 @@ async def part_email(url: str, args: argparse.Namespace, report: Report) -> None
 
 
 def part_backstop(url: str, args: argparse.Namespace, report: Report) -> None:
-    console.print(f"3. the backstop over {args.students} stale students")
+    console.print(f"3. the backstop over {args.students} students")
     stale_school(url, args.students)
     classify_s, in_levels = timed_sql(url, CLASSIFY)
-    backstop_s, created = timed_sql(url, "select app.check_alerts()")
+    worst_s, worst = timed_sql(url, "select app.check_alerts()")
     rerun_s, again = timed_sql(url, "select app.check_alerts()")
-    report.figure("students_in_a_level", float(in_levels))
+    behind = fall_behind(url, 20)
+    typical_s, typical = timed_sql(url, "select app.check_alerts()")
     report.figure("classification_only_ms", classify_s * 1000)
-    report.figure("backstop_ms", backstop_s * 1000)
-    report.figure("backstop_notifications", float(created))
+    report.figure("students_in_a_level", float(in_levels))
+    report.figure("every_student_stale_ms", worst_s * 1000)
+    report.figure("every_student_stale_notifications", float(worst))
     report.figure("rerun_ms", rerun_s * 1000)
     report.figure("rerun_notifications", float(again))
-    report.target("backstop seconds", backstop_s, "<=", 1.0)
+    report.figure("one_in_20_stale_students", float(behind))
+    report.figure("one_in_20_stale_ms", typical_s * 1000)
+    report.figure("one_in_20_stale_notifications", float(typical))
+    report.target("backstop seconds, 1 in 20 students stale", typical_s, "<=", 1.0)
+    report.target("backstop seconds, every student stale", worst_s, "<=", 1.0)
     report.target("rerun creates", float(again), "<=", 0)
+
+
+def fall_behind(url: str, one_in: int) -> int:
+    """One student in `one_in` gets a day of absences with the alert trigger off: their state
+    is stale again, deeper than it says. Returns how many students that is."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table app.attendance_records disable trigger _300_alerts_insert")
+        cur = conn.execute(
+            """
+            insert into app.attendance_records (student_id, class_id, date, period, subject, status)
+            select s.id, s.class_id, date '2026-11-03', p, 'Maths', 'absent'
+            from app.students as s, generate_series(1, 12) as p
+            where abs(hashtext(s.id::text || 'late')) %% %s = 0
+            """,
+            (one_in,),
+        )
+        conn.execute("alter table app.attendance_records enable trigger _300_alerts_insert")
+        conn.execute("analyze")
+        return (cur.rowcount or 0) // 12
 
 
 async def part_redelivery(url: str, report: Report) -> None:
@@ -474,10 +518,13 @@ async def part_redelivery(url: str, report: Report) -> None:
 
 def part_marking(url: str, args: argparse.Namespace, report: Report) -> None:
     console.print(f"5. marking a class of 40, {args.marks} statements per side")
-    on, off = marking_overhead(url, args.marks)
-    report.figure("mark_40_alerts_on_ms", on)
-    report.figure("mark_40_alerts_off_ms", off)
+    on, off = marking_overhead(url, args.marks, 0.0)
+    report.figure("mark_40_present_alerts_on_ms", on)
+    report.figure("mark_40_present_alerts_off_ms", off)
     report.target("alert check per 40-row statement (ms)", on - off, "<=", 2.0)
+    on, off = marking_overhead(url, args.marks, 0.2)
+    report.figure("mark_40_one_in_5_absent_alerts_on_ms", on)
+    report.figure("mark_40_one_in_5_absent_alerts_off_ms", off)
 
 
 def main(argv: list[str] | None = None) -> int:

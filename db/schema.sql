@@ -1551,17 +1551,20 @@ COMMENT ON FUNCTION api.weekly_attendance(week text, student_id uuid) IS 'One IS
 --
 
 CREATE FUNCTION app.alert_standing(p_students uuid[]) RETURNS TABLE(student_id uuid, present integer, marked integer, rate numeric, level text, in_streak boolean)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 100
     SET search_path TO ''
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
-    -- PL/pgSQL plans this per call with p_students known: index lookups for a statement's
-    -- students, one pass over the summaries for everyone. The level test is app.in_level()
-    -- written out against the three thresholds read once: a function call per student and
-    -- level costs twenty times the whole pass (tests/db/test_alerts.py holds them equal).
+    -- The level test is app.in_level() written out against the three thresholds read once: a
+    -- function call per student and level costs twenty times the whole pass
+    -- (tests/db/test_alerts.py holds them equal).
     return query
-    with th as (
+    with wanted as (
+        select distinct w.id from unnest(p_students) as w (id)
+    ),
+    th as (
         select
             max(t.threshold) filter (where t.level = 'mahroom') as m,
             bool_or(t.inclusive) filter (where t.level = 'mahroom') as m_inclusive,
@@ -1580,7 +1583,7 @@ begin
         select dd.student_id
         from app.student_attendance_daily as dd
         cross join app.alert_settings as cfg
-        where dd.marked > 0 and dd.present = 0 and (p_students is null or dd.student_id = any(p_students))
+        where dd.marked > 0 and dd.present = 0 and dd.student_id in (select w.id from wanted as w)
         group by dd.student_id, cfg.consecutive_absence_days
         having count(*) >= cfg.consecutive_absence_days
     ),
@@ -1627,10 +1630,10 @@ begin
                 then 'tasdiq'
         end,
         coalesce(st.in_streak, false)
-    from app.student_attendance_summary as sm
+    from wanted as w
+    inner join app.student_attendance_summary as sm on w.id = sm.student_id
     cross join th
-    left join streaks as st on sm.student_id = st.student_id
-    where p_students is null or sm.student_id = any(p_students);
+    left join streaks as st on sm.student_id = st.student_id;
 end;
 $$;
 
@@ -1645,6 +1648,7 @@ CREATE FUNCTION app.apply_alerts(p_students uuid[]) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
     v_new app.new_notification[];
@@ -1654,7 +1658,7 @@ begin
     end if;
     perform 1
     from app.student_alert_state as s
-    where s.student_id = any(p_students)
+    where s.student_id in (select w.id from unnest(p_students) as w (id))
     order by s.student_id
     for update;
 
@@ -1987,7 +1991,7 @@ begin
     end if;
     select array_agg(st.student_id order by st.student_id)
     into v_students
-    from app.alert_standing(null) as st
+    from app.alert_standing(array(select s.id from app.students as s)) as st
     inner join app.student_alert_state as s on st.student_id = s.student_id
     where s.level is distinct from st.level or s.absence_streak <> st.in_streak;
     return app.apply_alerts(v_students);
