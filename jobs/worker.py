@@ -254,11 +254,6 @@ class Worker:
                 for m in await self.queue.metrics_all():
                     self.metrics.depth.labels(m.queue_name).set(m.queue_length)
                     self.metrics.oldest.labels(m.queue_name).set(m.oldest_msg_age_sec or 0)
-                email = self.tasks.get("email")
-                if isinstance(email, Email):
-                    gained = email.resends - self.metrics.resends._value.get()
-                    if gained > 0:
-                        self.metrics.resends.inc(gained)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("jobs.metrics_failed", error=str(exc))
             await asyncio.sleep(5)
@@ -284,7 +279,9 @@ async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
     metrics = Metrics()
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    tasks: list[Task] = [Email(settings, pool), Noop(), *extra_tasks]
+    email = Email(settings, pool)
+    email.on_resend = metrics.resends.inc
+    tasks: list[Task] = [email, Noop(), *extra_tasks]
     worker = Worker(settings, pool, tasks, metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

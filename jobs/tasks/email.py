@@ -135,7 +135,8 @@ class Email(Task):
         self.db = pool
         self.smtp = SmtpPool(settings)
         self.sender = sender_address(settings.mail_from)
-        self.resends = 0
+        # Called for each send whose predecessor's outcome was unknown (a metric).
+        self.on_resend: Callable[[], None] = lambda: None
         self.begin = Coalesced(self._begin_many)
         self.finish = Coalesced(self._finish_many)
 
@@ -185,7 +186,7 @@ class Email(Task):
         if delivery is None:  # sent, dead or gone: nothing to send
             return DONE
         if delivery["resend"]:
-            self.resends += 1
+            self.on_resend()
         message = render(delivery, self.settings.mail_from, self.settings.preferences_url)
         try:
             await self.smtp.send(message, self.sender)

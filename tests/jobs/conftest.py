@@ -24,8 +24,9 @@ from tests.db.helpers import School, wait_for
 
 
 class ScriptedSink(MailSink):
-    """Replies from a script, per recipient: each entry is used once ("451", "550", "hold");
-    then 250. "hold" stores the message, then waits for `release` before its 250."""
+    """Replies from a script, per recipient: each entry is used once, then 250. "451" and
+    "550" refuse; "hold" stores the message, then waits for `release` before its 250; "stall"
+    never answers the DATA (the client times out); "drop" cuts the connection instead."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,6 +45,13 @@ class ScriptedSink(MailSink):
             step = steps.pop(0) if steps else "250"
         if step in ("451", "550"):
             return f"{step} scripted refusal"
+        if step == "stall":
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 too late"
+        if step == "drop":
+            server.transport.abort()
+            return "421 gone"
         self.store(envelope.original_content or envelope.content)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -83,6 +91,8 @@ class Workers:
             "JOBS_VISIBILITY_S": "2",
             "JOBS_BACKOFF_S": "0.2",
             "SMTP_TIMEOUT_S": "2",
+            # No metrics server unless a test asks for one (a shell's run.env may name a port).
+            "JOBS_METRICS_PORT": "",
         }
         self.procs: list[subprocess.Popen[bytes]] = []
 

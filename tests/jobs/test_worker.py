@@ -94,6 +94,25 @@ def test_three_451s_end_dead_after_three_attempts(
     assert sink.by_id(d["message_id"]) == []
 
 
+@pytest.mark.parametrize("trouble", ["stall", "drop"])
+def test_a_stalled_or_dropped_connection_is_retried_and_sent_once(
+    db: psycopg.Connection[Any], school: School, workers: Workers, sink: ScriptedSink, trouble: str
+) -> None:
+    """A server that never answers the DATA (the worker's 2 s timeout) or that cuts the
+    connection: the email is retried after the backoff and sent once; the notification is in
+    the app all along."""
+    s = school.students[0]
+    sink.script[f"{s}@school.test"] = [trouble]
+    (did,) = notify(db, [s])
+    workers.start()
+    wait_settled(db)
+    d = deliveries(db)[did]
+    assert (d["status"], d["attempts"]) == ("sent", 2)
+    assert len(sink.by_id(d["message_id"])) == 1
+    assert dead_letters(db) == []
+    assert db.execute("select count(*) from app.notifications where in_app").fetchone() == (1,)
+
+
 def test_urgent_is_drained_first(
     db: psycopg.Connection[Any], school: School, workers: Workers, sink: ScriptedSink
 ) -> None:
@@ -147,10 +166,11 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_only_in_the_data_
     rng = random.Random(20261130)
     sink.delay_s = 0.003
     kills = 0
-    for _ in range(6):
+    # Fifteen workers, each killed at a random moment: starting, reading, sending, marking.
+    for _ in range(15):
         notify(db, school.students, "attendance_warning", 10)
         proc = workers.start(JOBS_VISIBILITY_S="1", SMTP_CONNECTIONS="2", JOBS_BATCH="7")
-        time.sleep(rng.uniform(0.2, 0.9))
+        time.sleep(rng.uniform(0.05, 0.9))
         workers.kill(proc)
         kills += 1
     workers.start(JOBS_VISIBILITY_S="1")
