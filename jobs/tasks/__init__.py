@@ -1,10 +1,9 @@
-"""What a task is: it takes the jobs of one round and says, for each, whether it is done, should
-be retried later, or is dead. One module per task; TASKS names them."""
+"""What a task is: it takes its jobs of one round and says, for each, whether it is done, should
+be retried later, is dead, or was released unstarted. One module per task."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,30 +38,14 @@ RELEASED = Outcome("released")
 
 @dataclass
 class Task:
-    """The default runs `handle` for each job, at most `concurrency` at a time. A task that can
-    do a whole batch at once overrides `run`."""
+    """A task marks each job it starts (`started`), and once `stopping` is set starts no more:
+    those it returns as RELEASED. An exception for one job is that job's retry, not the round's."""
 
     name: str
-    concurrency: int = 1
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(job: Job) -> Outcome:
-            async with gate:
-                if self.stopping.is_set():
-                    return RELEASED
-                job.started = True
-                try:
-                    return await self.handle(job)
-                except Exception as exc:  # noqa: BLE001 - one job's bug must not stop the others
-                    log.exception("jobs.task_failed", task=self.name, msg_id=job.msg_id)
-                    return Outcome("retry", f"{type(exc).__name__}: {exc}")
-
-        return list(await asyncio.gather(*(one(j) for j in jobs)))
-
-    async def handle(self, job: Job) -> Outcome:
+        """One outcome per job, in order."""
         raise NotImplementedError
 
     async def on_retry(self, conn: asyncpg.Connection, job: Job, error: str) -> None:
@@ -73,6 +56,3 @@ class Task:
 
     async def close(self) -> None:
         """Release what the task holds (connections)."""
-
-
-TaskFactory = Callable[[], Awaitable[Task]]

@@ -130,7 +130,7 @@ def classify(exc: BaseException) -> Outcome:
 
 class Email(Task):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
-        super().__init__(name="email", concurrency=settings.smtp_connections)
+        super().__init__(name="email")
         self.settings = settings
         self.db = pool
         self.smtp = SmtpPool(settings)
