@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SYSTEM_PACKAGES := postgresql-15 postgresql-15-cron postgresql-15-pgtap \
-	postgresql-15-plpgsql-check redis-server
+	postgresql-15-plpgsql-check redis-server fonts-dejavu-core
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -13,7 +13,7 @@ SUPABASE_CLI_DIR := $(VENV)/supabase-cli
 SUPABASE_CLI_STAMP := $(SUPABASE_CLI_DIR)/.installed-$(SUPABASE_CLI_VERSION)
 ARGS ?=
 
-.PHONY: help system venv supabase-cli run stop test lint pytest fuzz db-reset db-schema seed bench-analytics bench-edge bench-live bench-jobs bench-tools
+.PHONY: help system venv supabase-cli run stop test lint pytest fuzz db-reset db-schema seed bench-analytics bench-edge bench-live bench-jobs bench-files bench-tools
 
 help:
 	@echo "make run      start Postgres, Redis and the edge (foreground; Ctrl-C stops them)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-edge ARGS='--json out.json'        cached and uncached dashboard against a constant endpoint"
 	@echo "make bench-live ARGS='--json out.json'        live updates: commit to client, broadcast, idle streams, marking throughput"
 	@echo "make bench-jobs ARGS='--json out.json'        jobs worker, alert emails, the alert backstop and the trigger path"
+	@echo "make bench-files ARGS='--json out.json'       exports (a year of records as PDF and CSV)"
 
 # Debian packages: installed with apt when running as root, otherwise named.
 system:
@@ -112,3 +113,6 @@ bench-live: system venv
 
 bench-jobs: system venv
 	$(PY) -m bench.jobs $(ARGS)
+
+bench-files: system venv
+	$(PY) -m bench.files $(ARGS)

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from edge.auth import TokenVerifier
 from edge.blueprints.admin import admin
 from edge.blueprints.classes import classes
+from edge.blueprints.exports import exports
 from edge.blueprints.live import live
 from edge.blueprints.notifications import notifications
 from edge.blueprints.ops import ops
@@ -79,7 +80,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         security_schemes={BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=ContractProvider,
     )
-    for blueprint in (ops, students, live, notifications, classes, admin):
+    for blueprint in (ops, students, live, notifications, exports, classes, admin):
         app.register_blueprint(blueprint)
     metrics = Metrics()
 

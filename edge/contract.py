@@ -33,6 +33,9 @@ class Operation:
     authenticated: bool = True
     cached: bool = False
     event_stream: str = ""
+    # A file to download: its media types and what it holds.
+    download: tuple[str, ...] = ()
+    download_description: str = ""
 
 
 def operation(
@@ -42,13 +45,23 @@ def operation(
     authenticated: bool = True,
     cached: bool = False,
     event_stream: str = "",
+    download: Iterable[str] = (),
+    download_description: str = "",
 ) -> Callable[[F], F]:
     """What a view can answer besides its documented success: its own error statuses, which path
-    parameters are uuids, whether it takes a bearer token, whether its responses are cached, and
-    for a stream of Server-Sent Events, what the stream carries."""
+    parameters are uuids, whether it takes a bearer token, whether its responses are cached, for
+    a stream of Server-Sent Events what the stream carries, and for a file its media types."""
 
     def decorator(func: F) -> F:
-        declared = Operation(tuple(errors), tuple(uuid_params), authenticated, cached, event_stream)
+        declared = Operation(
+            tuple(errors),
+            tuple(uuid_params),
+            authenticated,
+            cached,
+            event_stream,
+            tuple(download),
+            download_description,
+        )
         setattr(func, ATTRIBUTE, declared)
         return func
 
@@ -102,6 +115,11 @@ class ContractProvider(OpenAPIProvider):
             op["responses"][200] = {
                 "description": declared.event_stream,
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        if declared.download:
+            op["responses"][200] = {
+                "description": declared.download_description,
+                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in declared.download},
             }
         statuses = set(declared.errors) | set(EVERY_OPERATION)
         if declared.authenticated:

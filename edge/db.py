@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
@@ -74,6 +74,24 @@ class Database:
             cur.nextset()
             row = await cur.fetchone()
         return None if row is None else row[0]
+
+    async def stream_as(
+        self, claims: dict[str, Any], sql: str, params: Sequence[Any] = (), batch: int = 500
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The rows of one read as the caller, `batch` at a time, from a server-side cursor in
+        one transaction (the role and claims local to it, as in call_as): memory stays bounded
+        however many rows there are."""
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute(AS_CALLER.rstrip("; "), (json.dumps(claims),))
+                async with conn.cursor(name="stream_as") as cur:
+                    await cur.execute(sql, params)
+                    while rows := await cur.fetchmany(batch):
+                        yield rows
+        except CONNECTION_FAILURES as exc:
+            raise ServiceUnavailableError("The database is unavailable; try again shortly.") from exc
+        except psycopg.Error as exc:
+            raise from_database(exc) from exc
 
     async def call_as_edge(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A statement as the edge's own login role (audit entries), committed; first column."""

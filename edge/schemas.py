@@ -9,7 +9,16 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 RFC3339 = re.compile(
@@ -524,3 +533,17 @@ class Preferences(Cached):
     fileUpdates: bool  # noqa: N815
     systemAnnouncements: bool  # noqa: N815
     updatedAt: dt.datetime  # noqa: N815
+
+
+class ExportQuery(Strict):
+    format: Literal["csv", "pdf"] = Field(description="csv (streamed, UTF-8 with a BOM) or pdf")
+    from_: dt.date = Field(alias="from", description="The first day of the export (YYYY-MM-DD)")
+    to: dt.date = Field(description="The last day of the export, included (YYYY-MM-DD)")
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, to: dt.date, info: ValidationInfo) -> dt.date:
+        start = info.data.get("from_")
+        if start is not None and to < start:
+            raise ValueError("to is before from")
+        return to

@@ -59,6 +59,13 @@ class Contract:
         for name, header in documented[str(status)].get("headers", {}).items():
             if header["required"]:
                 assert name in response.headers, f"{method} {path} {status} lacks {name}"
+        content = documented[str(status)].get("content", {})
+        media = response.headers.get("Content-Type", "").split(";")[0]
+        if "application/json" not in content:
+            # A file: its media type is one of those documented.
+            assert media in content, f"{method} {path} {status} sent {media}, documented {sorted(content)}"
+            self.succeeded.add((method.upper(), rule_path))
+            return body
         try:
             parsed = self.model_for(method, rule_path, status).model_validate_json(body)
         except ValidationError as exc:
@@ -186,6 +193,27 @@ async def test_every_endpoint_answers_as_documented(
     await check(prefs, "PUT", await client.put(prefs, headers=student, json=update), 200)
     await check(prefs, "PUT", await client.put(prefs, headers=student, json={**update, "x": 1}), 400)
     await check(prefs, "PUT", await client.put(prefs, headers=teacher, json=update), 403)
+
+    export = "/api/students/export"
+    for fmt in ("csv", "pdf"):
+        await check(
+            export,
+            "GET",
+            await client.get(f"{export}?format={fmt}&from=2026-11-01&to=2026-11-30", headers=student),
+            200,
+        )
+    await check(
+        export,
+        "GET",
+        await client.get(f"{export}?format=csv&from=2026-11-30&to=2026-11-01", headers=student),
+        400,
+    )
+    await check(
+        export,
+        "GET",
+        await client.get(f"{export}?format=csv&from=2026-11-01&to=2026-11-30", headers=teacher),
+        403,
+    )
 
     await check("/healthz", "GET", await client.get("/healthz"), 200)
     await check("/readyz", "GET", await client.get("/readyz"), 200)
