@@ -631,6 +631,50 @@ $$;
 ALTER FUNCTION analytics.refresh_if_dirty() OWNER TO postgres;
 
 --
+-- Name: audit_archives(); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.audit_archives() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.authorize_admin();
+    return coalesce(
+        (
+            select jsonb_agg(
+                jsonb_build_object(
+                    'month', to_char(a.month, 'YYYY-MM'),
+                    'state', a.state,
+                    'location', a.location,
+                    'rows', a.rows,
+                    'firstAt', a.first_at,
+                    'lastAt', a.last_at,
+                    'sha256', a.sha256,
+                    'bytes', a.bytes,
+                    'detachedAt', a.detached_at,
+                    'droppedAt', a.dropped_at
+                )
+                order by a.month desc
+            )
+            from audit.archives as a
+        ),
+        '[]'::jsonb
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.audit_archives() OWNER TO postgres;
+
+--
+-- Name: FUNCTION audit_archives(); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.audit_archives() IS 'Admins: the archived months of the audit log and where their files are. Security definer: audit.archives is closed to every client role; the function checks the caller.';
+
+
+--
 -- Name: audit_logs(uuid, text, timestamp with time zone, timestamp with time zone, boolean, integer, integer); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -687,7 +731,8 @@ begin
         ),
         'total', (select count(*) from matching),
         'limit', page_limit,
-        'offset', page_offset
+        'offset', page_offset,
+        'archived', api.audit_archives()
     ) into v_result;
     return v_result;
 end;
@@ -3559,6 +3604,85 @@ COMMENT ON FUNCTION app.write_events(p_events jsonb) IS 'Append events to the ou
 
 
 --
+-- Name: archive_drop(date); Type: FUNCTION; Schema: audit; Owner: postgres
+--
+
+CREATE FUNCTION audit.archive_drop(p_month date) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_archive audit.archives;
+begin
+    select * into v_archive from audit.archives where month = p_month for update;
+    if v_archive.state is distinct from 'verified' then
+        raise exception using
+            errcode = '55000',
+            message = format('the archive of %s is %s, not verified: its table stays', p_month, coalesce(v_archive.state, 'unknown'));
+    end if;
+    execute format('drop table if exists audit_archive.%I', v_archive.partition_name);
+    update audit.archives set state = 'dropped', dropped_at = now() where month = p_month;
+end;
+$$;
+
+
+ALTER FUNCTION audit.archive_drop(p_month date) OWNER TO postgres;
+
+--
+-- Name: archive_figures(date); Type: FUNCTION; Schema: audit; Owner: postgres
+--
+
+CREATE FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_table text;
+begin
+    select a.partition_name into v_table from audit.archives as a where a.month = p_month;
+    if v_table is null then
+        raise exception using errcode = 'P0002', message = format('no archive of %s is under way', p_month);
+    end if;
+    execute format('select count(*), min(timestamp), max(timestamp) from audit_archive.%I', v_table)
+    into rows, first_at, last_at;
+end;
+$$;
+
+
+ALTER FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: archive_verified(date); Type: FUNCTION; Schema: audit; Owner: postgres
+--
+
+CREATE FUNCTION audit.archive_verified(p_month date) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    update audit.archives set state = 'verified', verified_at = now() where month = p_month and state = 'written';
+$$;
+
+
+ALTER FUNCTION audit.archive_verified(p_month date) OWNER TO postgres;
+
+--
+-- Name: archive_written(date, text, text, bigint, bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: audit; Owner: postgres
+--
+
+CREATE FUNCTION audit.archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    update audit.archives
+    set state = 'written', location = p_location, sha256 = p_sha256, bytes = p_bytes, rows = p_rows,
+        first_at = p_first, last_at = p_last, written_at = now()
+    where month = p_month and state in ('detached', 'written');
+$$;
+
+
+ALTER FUNCTION audit.archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone) OWNER TO postgres;
+
+--
 -- Name: create_partitions(integer, date); Type: FUNCTION; Schema: audit; Owner: postgres
 --
 
@@ -3610,6 +3734,67 @@ ALTER FUNCTION audit.create_partitions(p_months_ahead integer, p_from date) OWNE
 --
 
 COMMENT ON FUNCTION audit.create_partitions(p_months_ahead integer, p_from date) IS 'Create monthly audit partitions ahead (idempotent); moves matching rows out of the default partition.';
+
+
+--
+-- Name: detach_for_archive(bigint, interval, timestamp with time zone); Type: FUNCTION; Schema: audit; Owner: postgres
+--
+
+CREATE FUNCTION audit.detach_for_archive(p_threshold bigint DEFAULT 1000000, p_age interval DEFAULT '90 days'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS SETOF date
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    c_lock constant bigint := 7245120395;
+    v_rows bigint;
+    v_part record;
+begin
+    if not pg_catalog.pg_try_advisory_xact_lock(c_lock) then
+        raise notice 'audit archival skipped: another run is detaching';
+        return;
+    end if;
+    select coalesce(sum(greatest(c.reltuples::bigint, s.n_live_tup, 0)), 0)
+    into v_rows
+    from pg_catalog.pg_inherits as i
+    inner join pg_catalog.pg_class as c on i.inhrelid = c.oid
+    left join pg_catalog.pg_stat_all_tables as s on i.inhrelid = s.relid
+    where i.inhparent = 'audit.audit_logs'::regclass;
+    -- Months an earlier run left unfinished (a worker that kept dying, a full disk) are handed
+    -- to the worker again: every step is safe to repeat.
+    perform pgmq.send('jobs_low', jsonb_build_object('task', 'audit_archive', 'month', a.month))
+    from audit.archives as a
+    where a.state <> 'dropped';
+    if v_rows <= p_threshold then
+        return;
+    end if;
+    for v_part in
+        select
+            c.relname,
+            to_date(substring(c.relname from '\d{4}m\d{2}$'), 'YYYY"m"MM') as month
+        from pg_catalog.pg_inherits as i
+        inner join pg_catalog.pg_class as c on i.inhrelid = c.oid
+        where i.inhparent = 'audit.audit_logs'::regclass
+            and c.relname ~ '^audit_logs_y\d{4}m\d{2}$'
+        order by c.relname
+    loop
+        continue when (v_part.month + interval '1 month') > p_now - p_age;
+        execute format('alter table audit.audit_logs detach partition audit.%I', v_part.relname);
+        execute format('alter table audit.%I set schema audit_archive', v_part.relname);
+        insert into audit.archives (month, partition_name) values (v_part.month, v_part.relname);
+        perform pgmq.send('jobs_low', jsonb_build_object('task', 'audit_archive', 'month', v_part.month));
+        return next v_part.month;
+    end loop;
+end;
+$_$;
+
+
+ALTER FUNCTION audit.detach_for_archive(p_threshold bigint, p_age interval, p_now timestamp with time zone) OWNER TO postgres;
+
+--
+-- Name: FUNCTION detach_for_archive(p_threshold bigint, p_age interval, p_now timestamp with time zone); Type: COMMENT; Schema: audit; Owner: postgres
+--
+
+COMMENT ON FUNCTION audit.detach_for_archive(p_threshold bigint, p_age interval, p_now timestamp with time zone) IS 'Daily (pg_cron): past a million audit rows, detach months older than 90 days for the archival job.';
 
 
 --
@@ -4274,6 +4459,36 @@ CREATE TABLE app.student_attendance_daily (
 ALTER TABLE app.student_attendance_daily OWNER TO postgres;
 
 --
+-- Name: archives; Type: TABLE; Schema: audit; Owner: postgres
+--
+
+CREATE TABLE audit.archives (
+    month date NOT NULL,
+    partition_name text NOT NULL,
+    state text DEFAULT 'detached'::text NOT NULL,
+    rows bigint,
+    first_at timestamp with time zone,
+    last_at timestamp with time zone,
+    location text,
+    sha256 text,
+    bytes bigint,
+    detached_at timestamp with time zone DEFAULT now() NOT NULL,
+    written_at timestamp with time zone,
+    verified_at timestamp with time zone,
+    dropped_at timestamp with time zone,
+    CONSTRAINT archives_bytes_check CHECK ((bytes >= 0)),
+    CONSTRAINT archives_location_check CHECK ((length(location) <= 1000)),
+    CONSTRAINT archives_month_check CHECK ((month = date_trunc('month'::text, (month)::timestamp with time zone))),
+    CONSTRAINT archives_rows_check CHECK ((rows >= 0)),
+    CONSTRAINT archives_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT archives_state_check CHECK ((state = ANY (ARRAY['detached'::text, 'written'::text, 'verified'::text, 'dropped'::text]))),
+    CONSTRAINT archives_written_has_file CHECK (((state = 'detached'::text) OR ((location IS NOT NULL) AND (sha256 IS NOT NULL) AND (rows IS NOT NULL))))
+);
+
+
+ALTER TABLE audit.archives OWNER TO postgres;
+
+--
 -- Name: audit_logs; Type: TABLE; Schema: audit; Owner: postgres
 --
 
@@ -4604,6 +4819,22 @@ ALTER TABLE ONLY app.students
 
 ALTER TABLE ONLY app.students
     ADD CONSTRAINT students_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: archives archives_partition_name_key; Type: CONSTRAINT; Schema: audit; Owner: postgres
+--
+
+ALTER TABLE ONLY audit.archives
+    ADD CONSTRAINT archives_partition_name_key UNIQUE (partition_name);
+
+
+--
+-- Name: archives archives_pkey; Type: CONSTRAINT; Schema: audit; Owner: postgres
+--
+
+ALTER TABLE ONLY audit.archives
+    ADD CONSTRAINT archives_pkey PRIMARY KEY (month);
 
 
 --
@@ -5438,6 +5669,12 @@ ALTER TABLE app.student_attendance_summary ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.students ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: archives; Type: ROW SECURITY; Schema: audit; Owner: postgres
+--
+
+ALTER TABLE audit.archives ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: postgres
 --
 
@@ -5574,6 +5811,14 @@ GRANT ALL ON FUNCTION analytics.refresh(p_only_if_dirty boolean) TO service_role
 
 REVOKE ALL ON FUNCTION analytics.refresh_if_dirty() FROM PUBLIC;
 GRANT ALL ON FUNCTION analytics.refresh_if_dirty() TO service_role;
+
+
+--
+-- Name: FUNCTION audit_archives(); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.audit_archives() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.audit_archives() TO authenticated;
 
 
 --
@@ -6094,10 +6339,45 @@ REVOKE ALL ON FUNCTION app.write_events(p_events jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION archive_drop(p_month date); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.archive_drop(p_month date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION archive_verified(p_month date); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.archive_verified(p_month date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION create_partitions(p_months_ahead integer, p_from date); Type: ACL; Schema: audit; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION audit.create_partitions(p_months_ahead integer, p_from date) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION detach_for_archive(p_threshold bigint, p_age interval, p_now timestamp with time zone); Type: ACL; Schema: audit; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION audit.detach_for_archive(p_threshold bigint, p_age interval, p_now timestamp with time zone) FROM PUBLIC;
 
 
 --

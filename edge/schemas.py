@@ -297,13 +297,29 @@ class AuditEntry(Strict):
     errorMessage: str | None  # noqa: N815
 
 
+class AuditArchive(Strict):
+    """A month of the audit log moved out of the table: its state, and its file once written."""
+
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    state: Literal["detached", "written", "verified", "dropped"]
+    location: str | None
+    rows: int | None
+    firstAt: dt.datetime | None  # noqa: N815
+    lastAt: dt.datetime | None  # noqa: N815
+    sha256: str | None
+    bytes: int | None
+    detachedAt: dt.datetime  # noqa: N815
+    droppedAt: dt.datetime | None  # noqa: N815
+
+
 class AuditPage(Strict):
-    """A page of audit entries, newest first."""
+    """A page of audit entries, newest first, and the months archived out of the table."""
 
     entries: list[AuditEntry]
     total: int
     limit: int
     offset: int
+    archived: list[AuditArchive]
 
 
 class RateLimitReset(Strict):

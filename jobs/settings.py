@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class SettingsError(ValueError):
@@ -75,6 +76,8 @@ class Settings:
     drain_s: float
     # Lower queues get a share of each round once they have waited this long behind urgent work.
     starvation_s: float
+    # Where archived months of the audit log are written (files and manifests).
+    archive_dir: Path
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -99,4 +102,5 @@ class Settings:
             smtp_timeout_s=_number(env, "SMTP_TIMEOUT_S", 10.0, 0.1, 300),
             drain_s=_number(env, "JOBS_DRAIN_S", 10.0, 0, 300),
             starvation_s=_number(env, "JOBS_STARVATION_S", 5.0, 0, 3600),
+            archive_dir=Path(env.get("ARCHIVE_DIR") or "var/storage/audit-archive").resolve(),
         )

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from jobs.settings import Settings, SettingsError
 from jobs.tasks import Job, Outcome, Task
+from jobs.tasks.audit_archive import AuditArchive
 from jobs.tasks.email import Email
 from jobs.tasks.noop import Noop
 
@@ -281,7 +282,7 @@ async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=metrics.registry)
     email = Email(settings, pool)
     email.on_resend = metrics.resends.inc
-    tasks: list[Task] = [email, Noop(), *extra_tasks]
+    tasks: list[Task] = [email, AuditArchive(settings, pool), Noop(), *extra_tasks]
     worker = Worker(settings, pool, tasks, metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

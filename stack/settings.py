@@ -94,6 +94,7 @@ class Stack:
             "EDGE_URL": self.edge_url,
             "EDGE_PORT": str(self.edge_port),
             "SMTP_URL": self.smtp_url,
+            "ARCHIVE_DIR": str(self.var_dir / "storage" / "audit-archive"),
             "JOBS_METRICS_PORT": str(self.jobs_metrics_port),
         }
 

@@ -97,7 +97,7 @@ async def test_admin_audit_filters_are_validated(client: Client, school: SeedRes
     assert (await assert_error_shape(response, 400))["field"] == "from"
     response = await client.get("/api/admin/audit?action=login_failure&limit=5", headers=admin)
     assert response.status_code == 200
-    assert set(await response.get_json()) == {"entries", "total", "limit", "offset"}
+    assert set(await response.get_json()) == {"entries", "total", "limit", "offset", "archived"}
     refused = await client.get("/api/admin/audit", headers=bearer(school.demo_student_id))
     assert (await assert_error_shape(refused, 403))["code"] == "PERMISSION_ERROR"
 
