@@ -35,6 +35,9 @@ from jobs.tasks.email import Email
 from jobs.tasks.noop import Noop
 
 QUEUES = ("jobs_urgent", "jobs_normal", "jobs_low")
+# The listening connection's name in pg_stat_activity, and how often a lost one is reopened.
+LISTENER = "jobs-worker-listen"
+RELISTEN_S = 2.0
 DEAD = "jobs_dead"
 
 log = structlog.get_logger("jobs")
@@ -76,6 +79,7 @@ class Worker:
         self.wake = asyncio.Event()
         self.waiting_since = {q: time.monotonic() for q in QUEUES}
         self.in_hand: list[Job] = []
+        self.listened_at = 0.0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -109,33 +113,46 @@ class Worker:
 
     async def listen(self) -> asyncpg.Connection | None:
         """pgmq's insert notifications wake the loop; without them it polls."""
+        self.listened_at = time.monotonic()
         try:
-            conn = await asyncpg.connect(self.settings.database_url)
+            conn = await asyncpg.connect(
+                self.settings.database_url, server_settings={"application_name": LISTENER}
+            )
+            for queue in QUEUES:
+                await conn.add_listener(f"pgmq.q_{queue}.INSERT", lambda *_: self.wake.set())
+            # Losing it wakes the loop too, which opens another.
+            conn.add_termination_listener(lambda *_: self.wake.set())
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("jobs.listen_failed", error=str(exc))
             return None
-        for queue in QUEUES:
-            await conn.add_listener(f"pgmq.q_{queue}.INSERT", lambda *_: self.wake.set())
         return conn
 
     async def run(self) -> None:
         listener = await self.listen()
         try:
             while not self.stopping.is_set():
+                # A listening connection that died is opened again (at most every few seconds);
+                # meanwhile the poll finds what its notifications would have announced.
+                if (
+                    listener is None or listener.is_closed()
+                ) and time.monotonic() - self.listened_at > RELISTEN_S:
+                    listener = await self.listen()
                 self.wake.clear()
                 jobs = await self.fetch()
                 if not jobs:
-                    await self._sleep()
+                    await self._sleep(listening=listener is not None and not listener.is_closed())
                     continue
                 await self.process(jobs)
         finally:
-            if listener is not None:
+            if listener is not None and not listener.is_closed():
                 await listener.close()
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, listening: bool) -> None:
+        # Not listening: back soon, to open the connection again.
+        timeout = self.settings.poll_s if listening else min(self.settings.poll_s, RELISTEN_S)
         waits = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(self.stopping.wait())]
         try:
-            await asyncio.wait(waits, timeout=self.settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waits:
                 w.cancel()

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -82,7 +83,8 @@ def sink() -> Iterator[ScriptedSink]:
 class Workers:
     """Start, kill and stop `python -m jobs` processes with the test's settings."""
 
-    def __init__(self, db_url: str, sink: ScriptedSink) -> None:
+    def __init__(self, db_url: str, sink: ScriptedSink, log_dir: Path) -> None:
+        self.log_dir = log_dir
         self.env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -97,12 +99,14 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, **settings: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs"],
-            env={**self.env, **settings},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # Each worker's log goes to the test's directory, for when a test fails.
+        with open(self.log_dir / f"worker-{len(self.procs)}.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jobs"],
+                env={**self.env, **settings},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.procs.append(proc)
         return proc
 
@@ -118,8 +122,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(db_url: str, sink: ScriptedSink) -> Iterator[Workers]:
-    w = Workers(db_url, sink)
+def workers(db_url: str, sink: ScriptedSink, tmp_path: Path) -> Iterator[Workers]:
+    w = Workers(db_url, sink, tmp_path)
     yield w
     w.close()
 

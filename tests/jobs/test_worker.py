@@ -230,3 +230,28 @@ def test_unknown_tasks_and_crashing_messages_go_to_the_dead_letters(
     assert 'jobs_dead_total{queue="jobs_low",task="paint"} 1.0' in scrape()
     # Depths are read every 5 s.
     wait_for(lambda: 'jobs_queue_depth{queue="jobs_dead"} 2.0' in scrape(), 12, "the dead letters' depth")
+
+
+def test_it_wakes_on_notify_and_listens_again_after_losing_the_connection(
+    db: psycopg.Connection[Any], school: School, workers: Workers, sink: ScriptedSink
+) -> None:
+    """With a 30 s poll, only pgmq's insert notification can bring an email out within seconds:
+    before the listening connection is killed, and after the worker has opened it again."""
+
+    def listeners() -> list[int]:
+        """Listening connections that have subscribed to the last of the three queues."""
+        rows = db.execute(
+            "select pid from pg_stat_activity where application_name = 'jobs-worker-listen'"
+            " and datname = current_database() and query like 'LISTEN %%jobs_low%%'"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    workers.start(JOBS_POLL_S="30")
+    wait_for(lambda: len(listeners()) == 1, 15, "the worker to listen")
+    (first,) = notify(db, school.students[:1])
+    wait_for(lambda: deliveries(db)[first]["status"] == "sent", 5, "the first email, woken by NOTIFY")
+    (old,) = listeners()
+    db.execute("select pg_terminate_backend(%s)", (old,))
+    wait_for(lambda: listeners() not in ([], [old]), 15, "a new listening connection")
+    second = notify(db, school.students[1:2])[0]
+    wait_for(lambda: deliveries(db)[second]["status"] == "sent", 5, "the second email, woken by NOTIFY")
