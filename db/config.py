@@ -35,6 +35,7 @@ class Settings:
     var_dir: Path
     database_url: str | None
     edge_database_url: str | None
+    jobs_database_url: str | None
     pg_port: int
     dbname: str
     jwt_secret: str | None
@@ -46,6 +47,7 @@ class Settings:
             var_dir=Path(env.get("VAR_DIR") or ROOT / "var"),
             database_url=env.get("DATABASE_URL") or None,
             edge_database_url=env.get("EDGE_DATABASE_URL") or None,
+            jobs_database_url=env.get("JOBS_DATABASE_URL") or None,
             pg_port=port(env, "PG_PORT", 54329),
             dbname=env.get("PG_DATABASE") or "attendance",
             jwt_secret=env.get("JWT_SECRET") or None,
@@ -56,7 +58,7 @@ def local_secrets(var_dir: Path) -> dict[str, str]:
     """Development secrets for the embedded services (the cluster's passwords, Redis's password,
     the JWT secret), generated once and kept in var/secrets.json."""
     path = var_dir / "secrets.json"
-    names = ("pg_password", "authenticator_password", "redis_password", "jwt_secret")
+    names = ("pg_password", "authenticator_password", "jobs_password", "redis_password", "jwt_secret")
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if all(n in stored for n in names):
         return stored

@@ -74,19 +74,33 @@ class LocalDatabase:
         return self.postgres.url(user="authenticator", password=self.secrets["authenticator_password"])
 
     @property
+    def jobs_url(self) -> str:
+        """The connection of the jobs worker's login role, `jobs_worker`."""
+        if self.settings.jobs_database_url is not None:
+            return self.settings.jobs_database_url
+        if self.postgres is None:
+            return self.url
+        return self.postgres.url(user="jobs_worker", password=self.secrets["jobs_password"])
+
+    @property
     def jwt_secret(self) -> str:
         return self.settings.jwt_secret or self.secrets["jwt_secret"]
 
     def set_authenticator_password(self) -> None:
-        """The embedded cluster's edge login role gets the generated password."""
+        """The embedded cluster's login roles (the edge's and the worker's) get their generated
+        passwords; the worker's role, created without login by the migrations, may log in."""
         if self.postgres is None:
             return
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("alter role authenticator password {}").format(
-                    psycopg.sql.Literal(self.secrets["authenticator_password"])
+            for role, secret in (
+                ("authenticator", "authenticator_password"),
+                ("jobs_worker", "jobs_password"),
+            ):
+                conn.execute(
+                    psycopg.sql.SQL("alter role {} login password {}").format(
+                        psycopg.sql.Identifier(role), psycopg.sql.Literal(self.secrets[secret])
+                    )
                 )
-            )
 
     def is_empty(self) -> bool:
         """No students yet: a fresh database that `make run` seeds."""

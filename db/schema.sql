@@ -3780,6 +3780,7 @@ begin
         continue when (v_part.month + interval '1 month') > p_now - p_age;
         execute format('alter table audit.audit_logs detach partition audit.%I', v_part.relname);
         execute format('alter table audit.%I set schema audit_archive', v_part.relname);
+        execute format('grant select on audit_archive.%I to jobs_worker', v_part.relname);
         insert into audit.archives (month, partition_name) values (v_part.month, v_part.relname);
         perform pgmq.send('jobs_low', jsonb_build_object('task', 'audit_archive', 'month', v_part.month));
         return next v_part.month;
@@ -5669,6 +5670,13 @@ ALTER TABLE app.student_attendance_summary ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.students ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: archives The jobs worker reads the archives it works on; Type: POLICY; Schema: audit; Owner: postgres
+--
+
+CREATE POLICY "The jobs worker reads the archives it works on" ON audit.archives FOR SELECT TO jobs_worker USING (true);
+
+
+--
 -- Name: archives; Type: ROW SECURITY; Schema: audit; Owner: postgres
 --
 
@@ -5697,6 +5705,7 @@ GRANT USAGE ON SCHEMA api TO anon;
 GRANT USAGE ON SCHEMA app TO authenticated;
 GRANT USAGE ON SCHEMA app TO service_role;
 GRANT USAGE ON SCHEMA app TO authenticator;
+GRANT USAGE ON SCHEMA app TO jobs_worker;
 
 
 --
@@ -5705,6 +5714,14 @@ GRANT USAGE ON SCHEMA app TO authenticator;
 
 GRANT USAGE ON SCHEMA audit TO authenticator;
 GRANT USAGE ON SCHEMA audit TO service_role;
+GRANT USAGE ON SCHEMA audit TO jobs_worker;
+
+
+--
+-- Name: SCHEMA audit_archive; Type: ACL; Schema: -; Owner: postgres
+--
+
+GRANT USAGE ON SCHEMA audit_archive TO jobs_worker;
 
 
 --
@@ -6016,6 +6033,7 @@ REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.begin_email_deliveries(p_deliveries bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.begin_email_deliveries(p_deliveries bigint[]) TO jobs_worker;
 
 
 --
@@ -6149,6 +6167,7 @@ REVOKE ALL ON FUNCTION app.event_writer_lock() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) TO jobs_worker;
 
 
 --
@@ -6156,6 +6175,7 @@ REVOKE ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, 
 --
 
 REVOKE ALL ON FUNCTION app.finish_email_deliveries(p_deliveries bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.finish_email_deliveries(p_deliveries bigint[]) TO jobs_worker;
 
 
 --
@@ -6253,6 +6273,7 @@ GRANT ALL ON FUNCTION app.read_events(p_after text, p_limit integer) TO service_
 --
 
 REVOKE ALL ON FUNCTION app.read_jobs(p_vt integer, p_batch integer, p_normal_share integer, p_low_share integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.read_jobs(p_vt integer, p_batch integer, p_normal_share integer, p_low_share integer) TO jobs_worker;
 
 
 --
@@ -6343,6 +6364,7 @@ REVOKE ALL ON FUNCTION app.write_events(p_events jsonb) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION audit.archive_drop(p_month date) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.archive_drop(p_month date) TO jobs_worker;
 
 
 --
@@ -6350,6 +6372,7 @@ REVOKE ALL ON FUNCTION audit.archive_drop(p_month date) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT first_at timestamp with time zone, OUT last_at timestamp with time zone) TO jobs_worker;
 
 
 --
@@ -6357,6 +6380,7 @@ REVOKE ALL ON FUNCTION audit.archive_figures(p_month date, OUT rows bigint, OUT 
 --
 
 REVOKE ALL ON FUNCTION audit.archive_verified(p_month date) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.archive_verified(p_month date) TO jobs_worker;
 
 
 --
@@ -6364,6 +6388,7 @@ REVOKE ALL ON FUNCTION audit.archive_verified(p_month date) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION audit.archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.archive_written(p_month date, p_location text, p_sha256 text, p_bytes bigint, p_rows bigint, p_first timestamp with time zone, p_last timestamp with time zone) TO jobs_worker;
 
 
 --
@@ -6566,6 +6591,13 @@ GRANT SELECT ON TABLE app.student_alert_state TO authenticated;
 
 GRANT SELECT ON TABLE app.student_attendance_daily TO authenticated;
 GRANT SELECT ON TABLE app.student_attendance_daily TO service_role;
+
+
+--
+-- Name: TABLE archives; Type: ACL; Schema: audit; Owner: postgres
+--
+
+GRANT SELECT ON TABLE audit.archives TO jobs_worker;
 
 
 --

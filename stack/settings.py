@@ -89,6 +89,7 @@ class Stack:
         return {
             "DATABASE_URL": self.database.url,
             "EDGE_DATABASE_URL": self.database.edge_url,
+            "JOBS_DATABASE_URL": self.database.jobs_url,
             "REDIS_URL": self.redis_url,
             "JWT_SECRET": self.database.jwt_secret,
             "EDGE_URL": self.edge_url,

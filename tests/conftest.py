@@ -33,6 +33,8 @@ def load_template(host: str, port: int, user: str, dbname: str, password: str | 
     migrate(url, log=lambda _: None)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("update cron.job set active = false")
+        # The worker's role logs in here as `make run` lets it (trust: no password).
+        conn.execute("alter role jobs_worker login")
 
 
 postgresql_proc = factories.postgresql_proc(
@@ -68,6 +70,12 @@ def db(postgresql: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
 @pytest.fixture
 def db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor) -> str:
     return url_for(postgresql_proc, db.info.dbname)
+
+
+@pytest.fixture
+def jobs_db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor) -> str:
+    """The jobs worker's connection: its own login role, as in `make run`."""
+    return url_for(postgresql_proc, db.info.dbname, user="jobs_worker")
 
 
 @pytest.fixture

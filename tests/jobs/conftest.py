@@ -122,8 +122,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(db_url: str, sink: ScriptedSink, tmp_path: Path) -> Iterator[Workers]:
-    w = Workers(db_url, sink, tmp_path)
+def workers(jobs_db_url: str, sink: ScriptedSink, tmp_path: Path) -> Iterator[Workers]:
+    w = Workers(jobs_db_url, sink, tmp_path)
     yield w
     w.close()
 
