@@ -88,6 +88,8 @@ begin
         continue when (v_part.month + interval '1 month') > p_now - p_age;
         execute format('alter table audit.audit_logs detach partition audit.%I', v_part.relname);
         execute format('alter table audit.%I set schema audit_archive', v_part.relname);
+        -- The jobs worker's role (migration 20261130000900) copies it out.
+        execute format('grant select on audit_archive.%I to jobs_worker', v_part.relname);
         insert into audit.archives (month, partition_name) values (v_part.month, v_part.relname);
         perform pgmq.send('jobs_low', jsonb_build_object('task', 'audit_archive', 'month', v_part.month));
         return next v_part.month;

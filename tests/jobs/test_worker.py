@@ -170,7 +170,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_only_in_the_data_
     for _ in range(15):
         notify(db, school.students, "attendance_warning", 10)
         proc = workers.start(JOBS_VISIBILITY_S="1", SMTP_CONNECTIONS="2", JOBS_BATCH="7")
-        time.sleep(rng.uniform(0.05, 0.9))
+        time.sleep(rng.uniform(0.05, 0.9))  # a random moment to kill it at
         workers.kill(proc)
         kills += 1
     workers.start(JOBS_VISIBILITY_S="1")
