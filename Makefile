@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SYSTEM_PACKAGES := postgresql-15 postgresql-15-cron postgresql-15-pgtap \
-	postgresql-15-plpgsql-check redis-server fonts-dejavu-core
+	postgresql-15-plpgsql-check redis-server fonts-dejavu-core clamav-daemon
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

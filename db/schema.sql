@@ -749,6 +749,83 @@ COMMENT ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timestam
 
 
 --
+-- Name: certificate(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.certificate(file_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates;
+begin
+    select * into v_row from app.medical_certificates as c where c.id = file_id;
+    if v_row.id is null then
+        raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
+    end if;
+    return app.certificate_json(v_row) || jsonb_build_object(
+        'urlVersion', case when v_row.status not in ('quarantined', 'rejected') then v_row.url_version end
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.certificate(file_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION certificate(file_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.certificate(file_id uuid) IS 'One certificate the caller may see (RLS).';
+
+
+--
+-- Name: certificates(uuid, integer, integer); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.certificates(student_id uuid DEFAULT NULL::uuid, lim integer DEFAULT 50, skip integer DEFAULT 0) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    if lim is null or lim not between 1 and 200 then
+        raise exception using errcode = '22023', message = 'limit must be between 1 and 200';
+    end if;
+    if skip is null or skip < 0 then
+        raise exception using errcode = '22023', message = 'offset must be 0 or more';
+    end if;
+    return coalesce(
+        (
+            select jsonb_agg(p.item order by p.uploaded_at desc, p.id desc)
+            from (
+                select
+                    c.id,
+                    c.uploaded_at,
+                    app.certificate_json(c) || jsonb_build_object(
+                        'urlVersion', case when c.status not in ('quarantined', 'rejected') then c.url_version end
+                    ) as item
+                from app.medical_certificates as c
+                where certificates.student_id is null or c.student_id = certificates.student_id
+                order by c.uploaded_at desc, c.id desc
+                limit lim offset skip
+            ) as p
+        ),
+        '[]'::jsonb
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.certificates(student_id uuid, lim integer, skip integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION certificates(student_id uuid, lim integer, skip integer); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.certificates(student_id uuid, lim integer, skip integer) IS 'Certificates the caller may see (RLS), newest first; urlVersion is null when a file may not be downloaded.';
+
+
+--
 -- Name: class_rankings(uuid); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -855,6 +932,40 @@ ALTER FUNCTION api.class_statistics(class_id uuid) OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION api.class_statistics(class_id uuid) IS 'ClassStatistics: students see their own class, teachers the classes they teach, admins every class. Runs as its owner: the figures aggregate classmates a student may not read, from a materialized view, which cannot carry row-level security, so the function checks the caller first.';
+
+
+--
+-- Name: delete_certificate(uuid); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.delete_certificate(file_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates := app.visible_certificate(file_id);
+begin
+    if v_row.student_id <> auth.uid() and not app.is_admin() then
+        raise exception using errcode = '42501', message = 'only the student or an admin may delete a certificate';
+    end if;
+    delete from app.medical_certificates as c where c.id = v_row.id;
+    perform pgmq.send(
+        'jobs_low',
+        jsonb_build_object('task', 'file_delete', 'payload', jsonb_build_object('storedName', v_row.stored_name))
+    );
+    perform app.certificates_changed(v_row.student_id, v_row.id, 'deleted');
+    return app.certificate_json(v_row) || jsonb_build_object('deleted', true);
+end;
+$$;
+
+
+ALTER FUNCTION api.delete_certificate(file_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION delete_certificate(file_id uuid); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.delete_certificate(file_id uuid) IS 'Delete a certificate (its student or an admin); the stored object is removed by the worker.';
 
 
 --
@@ -1413,6 +1524,100 @@ ALTER FUNCTION api.notifications(unread boolean, lim integer, cursor text) OWNER
 --
 
 COMMENT ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) IS 'The calling student''s in-app notifications, newest first: notifications, nextCursor, unreadCount.';
+
+
+--
+-- Name: review_certificate(uuid, text, text); Type: FUNCTION; Schema: api; Owner: postgres
+--
+
+CREATE FUNCTION api.review_certificate(file_id uuid, decision text, reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates;
+    v_reason text := nullif(btrim(reason), '');
+    v_approve boolean;
+begin
+    if decision is null or decision not in ('approve', 'reject') then
+        raise exception using errcode = '22023', message = 'decision must be approve or reject';
+    end if;
+    v_approve := decision = 'approve';
+    if not v_approve and v_reason is null then
+        raise exception using errcode = '22023', message = 'a rejection needs a reason';
+    end if;
+    if length(v_reason) > 1000 then
+        raise exception using errcode = '22023', message = 'reason must be at most 1000 characters';
+    end if;
+    select * into v_row from app.medical_certificates as c where c.id = file_id for update;
+    if v_row.id is null then
+        raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
+    end if;
+    if not (
+        app.is_admin()
+        or exists (
+            select 1 from app.students as s
+            where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
+        )
+    ) then
+        raise exception using
+            errcode = '42501',
+            message = 'only a teacher of the student''s class or an admin may review this certificate';
+    end if;
+    if v_row.status <> 'clean' then
+        raise exception using
+            errcode = '55000',
+            message = format('only a clean certificate can be reviewed; this one is %s', v_row.status);
+    end if;
+    update app.medical_certificates as c
+    set
+        status = case when v_approve then 'approved' else 'rejected' end,
+        review_reason = v_reason,
+        reviewed_by = auth.uid(),
+        reviewed_at = now(),
+        updated_at = now(),
+        url_version = c.url_version + case when v_approve then 0 else 1 end
+    where c.id = v_row.id
+    returning * into v_row;
+    perform app.create_notifications(
+        array[
+            row(
+                v_row.student_id,
+                case when v_approve then 'file_approved' else 'file_rejected' end,
+                case when v_approve then 'Medical certificate approved' else 'Medical certificate rejected' end,
+                case
+                    when v_approve then format('Your certificate %s was approved.', v_row.file_name)
+                    else format('Your certificate %s was rejected: %s', v_row.file_name, v_reason)
+                end,
+                case when v_approve then 'success' else 'warning' end,
+                format('/api/students/files/%s', v_row.id),
+                jsonb_build_object('fileId', v_row.id, 'decision', decision)
+            )::app.new_notification
+        ]
+    );
+    perform audit.log(
+        'file_review',
+        'medical_certificate',
+        v_row.id::text,
+        jsonb_build_object(
+            'decision', decision, 'reason', v_reason, 'fileName', v_row.file_name, 'studentId', v_row.student_id
+        )
+    );
+    perform app.certificates_changed(v_row.student_id, v_row.id, 'reviewed');
+    return app.certificate_json(v_row) || jsonb_build_object(
+        'urlVersion', case when v_row.status = 'approved' then v_row.url_version end
+    );
+end;
+$$;
+
+
+ALTER FUNCTION api.review_certificate(file_id uuid, decision text, reason text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION review_certificate(file_id uuid, decision text, reason text); Type: COMMENT; Schema: api; Owner: postgres
+--
+
+COMMENT ON FUNCTION api.review_certificate(file_id uuid, decision text, reason text) IS 'Approve or reject a clean certificate (a teacher of the student''s class or an admin); notifies and audits.';
 
 
 --
@@ -2011,6 +2216,36 @@ $$;
 ALTER FUNCTION app.authorize_student(p_student_id uuid) OWNER TO postgres;
 
 --
+-- Name: begin_certificate_scan(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.begin_certificate_scan(p_file_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates;
+begin
+    update app.medical_certificates as c
+    set status = 'scanning', updated_at = now()
+    where c.id = p_file_id and c.status in ('pending', 'scanning')
+    returning * into v_row;
+    if v_row.id is null then
+        return null;
+    end if;
+    return jsonb_build_object(
+        'storedName', v_row.stored_name,
+        'contentType', v_row.content_type,
+        'size', v_row.size_bytes,
+        'sha256', v_row.sha256
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.begin_certificate_scan(p_file_id uuid) OWNER TO postgres;
+
+--
 -- Name: begin_email_deliveries(bigint[]); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -2105,6 +2340,117 @@ $$;
 
 
 ALTER FUNCTION app.caller_student_id() OWNER TO postgres;
+
+--
+-- Name: certificate_for_download(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.certificate_for_download(p_file_id uuid) RETURNS TABLE(student_id uuid, file_name text, content_type text, size_bytes integer, stored_name text, status text, url_version integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select c.student_id, c.file_name, c.content_type, c.size_bytes, c.stored_name, c.status, c.url_version
+    from app.medical_certificates as c
+    where c.id = p_file_id
+$$;
+
+
+ALTER FUNCTION app.certificate_for_download(p_file_id uuid) OWNER TO postgres;
+
+--
+-- Name: medical_certificates; Type: TABLE; Schema: app; Owner: postgres
+--
+
+CREATE TABLE app.medical_certificates (
+    id uuid NOT NULL,
+    student_id uuid NOT NULL,
+    file_name text NOT NULL,
+    description text,
+    content_type text NOT NULL,
+    size_bytes integer NOT NULL,
+    sha256 text NOT NULL,
+    stored_name text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    scan_result jsonb,
+    review_reason text,
+    reviewed_by uuid,
+    reviewed_at timestamp with time zone,
+    url_version integer DEFAULT 1 NOT NULL,
+    uploaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT medical_certificates_content_type_check CHECK ((content_type = ANY (ARRAY['application/pdf'::text, 'image/jpeg'::text, 'image/png'::text]))),
+    CONSTRAINT medical_certificates_description_length CHECK ((length(description) <= 1000)),
+    CONSTRAINT medical_certificates_file_name_is_display_text CHECK ((((length(file_name) >= 1) AND (length(file_name) <= 255)) AND (file_name !~ '[[:cntrl:]/\\]'::text) AND (file_name <> ALL (ARRAY['.'::text, '..'::text])))),
+    CONSTRAINT medical_certificates_rejected_has_reason CHECK (((status <> 'rejected'::text) OR (review_reason IS NOT NULL))),
+    CONSTRAINT medical_certificates_review_reason_check CHECK (((length(review_reason) >= 1) AND (length(review_reason) <= 1000))),
+    CONSTRAINT medical_certificates_reviewed_when_decided CHECK (((status = ANY (ARRAY['approved'::text, 'rejected'::text])) = (reviewed_at IS NOT NULL))),
+    CONSTRAINT medical_certificates_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT medical_certificates_size_bytes_check CHECK (((size_bytes >= 1) AND (size_bytes <= 10485760))),
+    CONSTRAINT medical_certificates_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'scanning'::text, 'clean'::text, 'quarantined'::text, 'approved'::text, 'rejected'::text]))),
+    CONSTRAINT medical_certificates_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.(pdf|jpg|png)$'::text)),
+    CONSTRAINT medical_certificates_url_version_check CHECK ((url_version >= 1))
+);
+
+
+ALTER TABLE app.medical_certificates OWNER TO postgres;
+
+--
+-- Name: TABLE medical_certificates; Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON TABLE app.medical_certificates IS 'Uploaded medical certificates: display name, sniffed type, size, sha256, the generated storage name, scan and review outcome. Written only through functions; url_version signs download URLs.';
+
+
+--
+-- Name: certificate_json(app.medical_certificates); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.certificate_json(c app.medical_certificates) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select jsonb_build_object(
+        'fileId', c.id,
+        'studentId', c.student_id,
+        'fileName', c.file_name,
+        'fileType', c.content_type,
+        'fileSize', c.size_bytes,
+        'description', c.description,
+        'sha256', c.sha256,
+        'uploadedAt', c.uploaded_at,
+        'status', c.status,
+        'rejectionReason', case when c.status = 'rejected' then c.review_reason end,
+        'reviewedAt', c.reviewed_at,
+        'scanResult', c.scan_result
+    )
+$$;
+
+
+ALTER FUNCTION app.certificate_json(c app.medical_certificates) OWNER TO postgres;
+
+--
+-- Name: certificates_changed(uuid, uuid, text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.certificates_changed(p_student_id uuid, p_file_id uuid, p_what text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.write_events(
+        jsonb_build_array(
+            jsonb_build_object(
+                'topic', 'inbox_changed',
+                'studentId', p_student_id,
+                'payload', jsonb_build_object('what', 'files', 'fileId', p_file_id, 'change', p_what)
+            )
+        )
+    );
+end;
+$$;
+
+
+ALTER FUNCTION app.certificates_changed(p_student_id uuid, p_file_id uuid, p_what text) OWNER TO postgres;
 
 --
 -- Name: check_alerts(); Type: FUNCTION; Schema: app; Owner: postgres
@@ -2629,6 +2975,70 @@ $$;
 ALTER FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) OWNER TO postgres;
 
 --
+-- Name: finish_certificate_scan(uuid, text[], text[]); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates;
+    v_clean boolean := coalesce(cardinality(p_threats), 0) = 0;
+begin
+    update app.medical_certificates as c
+    set
+        status = case when v_clean then 'clean' else 'quarantined' end,
+        scan_result = jsonb_build_object(
+            'clean', v_clean,
+            'threats', to_jsonb(coalesce(p_threats, '{}'::text[])),
+            'engines', to_jsonb(coalesce(p_engines, '{}'::text[])),
+            'scannedAt', now()
+        ),
+        url_version = c.url_version + case when v_clean then 0 else 1 end,
+        updated_at = now()
+    where c.id = p_file_id and c.status in ('pending', 'scanning')
+    returning * into v_row;
+    if v_row.id is null then
+        return null;
+    end if;
+    if not v_clean then
+        perform app.create_notifications(
+            array[
+                row(
+                    v_row.student_id,
+                    'file_rejected',
+                    'Medical certificate quarantined',
+                    format(
+                        'Your certificate %s was quarantined by the virus scan (%s). Please upload a clean copy.',
+                        v_row.file_name,
+                        array_to_string(p_threats, ', ')
+                    ),
+                    'error',
+                    format('/api/students/files/%s', v_row.id),
+                    jsonb_build_object('fileId', v_row.id, 'quarantined', true, 'threats', to_jsonb(p_threats))
+                )::app.new_notification
+            ]
+        );
+        perform audit.log(
+            'file_quarantine',
+            'medical_certificate',
+            v_row.id::text,
+            jsonb_build_object('threats', to_jsonb(p_threats), 'engines', to_jsonb(p_engines), 'fileName', v_row.file_name),
+            true,
+            null,
+            v_row.student_id
+        );
+    end if;
+    perform app.certificates_changed(v_row.student_id, v_row.id, v_row.status);
+    return v_row.status;
+end;
+$$;
+
+
+ALTER FUNCTION app.finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]) OWNER TO postgres;
+
+--
 -- Name: finish_email_deliveries(bigint[]); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -3075,6 +3485,35 @@ $$;
 
 
 ALTER FUNCTION app.recovery_periods(p_present integer, p_marked integer, p_threshold numeric, p_inclusive boolean) OWNER TO postgres;
+
+--
+-- Name: register_certificate(uuid, text, text, text, integer, text, text); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.register_certificate(p_id uuid, p_file_name text, p_description text, p_content_type text, p_size_bytes integer, p_sha256 text, p_stored_name text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+    v_row app.medical_certificates;
+begin
+    insert into app.medical_certificates (
+        id, student_id, file_name, description, content_type, size_bytes, sha256, stored_name
+    )
+    values (p_id, v_me, p_file_name, nullif(p_description, ''), p_content_type, p_size_bytes, p_sha256, p_stored_name)
+    returning * into v_row;
+    perform pgmq.send(
+        'jobs_normal',
+        jsonb_build_object('task', 'file_scan', 'payload', jsonb_build_object('fileId', v_row.id))
+    );
+    perform app.certificates_changed(v_me, v_row.id, 'uploaded');
+    return app.certificate_json(v_row) || jsonb_build_object('urlVersion', v_row.url_version);
+end;
+$$;
+
+
+ALTER FUNCTION app.register_certificate(p_id uuid, p_file_name text, p_description text, p_content_type text, p_size_bytes integer, p_sha256 text, p_stored_name text) OWNER TO postgres;
 
 --
 -- Name: student_trend(uuid); Type: FUNCTION; Schema: app; Owner: postgres
@@ -3546,6 +3985,37 @@ $$;
 
 
 ALTER FUNCTION app.unknown_student_ids(p_ids uuid[]) OWNER TO postgres;
+
+--
+-- Name: visible_certificate(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.visible_certificate(p_file_id uuid) RETURNS app.medical_certificates
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_row app.medical_certificates;
+begin
+    select * into v_row from app.medical_certificates as c where c.id = p_file_id for update;
+    if v_row.id is null
+        or not (
+            v_row.student_id = auth.uid()
+            or app.is_admin()
+            or exists (
+                select 1 from app.students as s
+                where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
+            )
+        )
+    then
+        raise exception using errcode = 'P0002', message = format('no certificate %s', p_file_id);
+    end if;
+    return v_row;
+end;
+$$;
+
+
+ALTER FUNCTION app.visible_certificate(p_file_id uuid) OWNER TO postgres;
 
 --
 -- Name: widen_xid(xid, xid8); Type: FUNCTION; Schema: app; Owner: postgres
@@ -4736,6 +5206,22 @@ ALTER TABLE ONLY app.events_default
 
 
 --
+-- Name: medical_certificates medical_certificates_pkey; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.medical_certificates
+    ADD CONSTRAINT medical_certificates_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: medical_certificates medical_certificates_stored_name_key; Type: CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.medical_certificates
+    ADD CONSTRAINT medical_certificates_stored_name_key UNIQUE (stored_name);
+
+
+--
 -- Name: notification_deliveries notification_deliveries_one_per_channel; Type: CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -4988,6 +5474,20 @@ CREATE INDEX events_default_class_id_horizon_id_idx ON app.events_default USING 
 --
 
 CREATE INDEX events_default_student_id_horizon_id_idx ON app.events_default USING btree (student_id, horizon, id) WHERE (student_id IS NOT NULL);
+
+
+--
+-- Name: medical_certificates_open_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX medical_certificates_open_idx ON app.medical_certificates USING btree (status) WHERE (status = ANY (ARRAY['pending'::text, 'scanning'::text]));
+
+
+--
+-- Name: medical_certificates_student_idx; Type: INDEX; Schema: app; Owner: postgres
+--
+
+CREATE INDEX medical_certificates_student_idx ON app.medical_certificates USING btree (student_id, uploaded_at DESC, id DESC);
 
 
 --
@@ -5409,6 +5909,22 @@ ALTER TABLE ONLY app.class_teachers
 
 
 --
+-- Name: medical_certificates medical_certificates_reviewed_by_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.medical_certificates
+    ADD CONSTRAINT medical_certificates_reviewed_by_fkey FOREIGN KEY (reviewed_by) REFERENCES app.staff(id) ON DELETE SET NULL;
+
+
+--
+-- Name: medical_certificates medical_certificates_student_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
+--
+
+ALTER TABLE ONLY app.medical_certificates
+    ADD CONSTRAINT medical_certificates_student_id_fkey FOREIGN KEY (student_id) REFERENCES app.students(id) ON DELETE CASCADE;
+
+
+--
 -- Name: notification_deliveries notification_deliveries_notification_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: postgres
 --
 
@@ -5519,6 +6035,15 @@ CREATE POLICY "Students read their attendance and teachers their classes" ON app
 
 
 --
+-- Name: medical_certificates Students read their certificates, teachers their classes', admi; Type: POLICY; Schema: app; Owner: postgres
+--
+
+CREATE POLICY "Students read their certificates, teachers their classes', admi" ON app.medical_certificates FOR SELECT TO authenticated USING (((student_id = ( SELECT auth.uid() AS uid)) OR (student_id IN ( SELECT s.id
+   FROM app.students s
+  WHERE (s.class_id IN ( SELECT app.taught_class_ids() AS taught_class_ids)))) OR ( SELECT app.is_admin() AS is_admin)));
+
+
+--
 -- Name: student_attendance_daily Students read their days and teachers their classes'; Type: POLICY; Schema: app; Owner: postgres
 --
 
@@ -5621,6 +6146,12 @@ ALTER TABLE app.event_retention ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: medical_certificates; Type: ROW SECURITY; Schema: app; Owner: postgres
+--
+
+ALTER TABLE app.medical_certificates ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: notification_deliveries; Type: ROW SECURITY; Schema: app; Owner: postgres
@@ -5848,6 +6379,22 @@ GRANT ALL ON FUNCTION api.audit_logs(user_id uuid, action text, from_time timest
 
 
 --
+-- Name: FUNCTION certificate(file_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.certificate(file_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.certificate(file_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION certificates(student_id uuid, lim integer, skip integer); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.certificates(student_id uuid, lim integer, skip integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.certificates(student_id uuid, lim integer, skip integer) TO authenticated;
+
+
+--
 -- Name: FUNCTION class_rankings(class_id uuid); Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -5869,6 +6416,14 @@ GRANT ALL ON FUNCTION api.class_statistics() TO authenticated;
 
 REVOKE ALL ON FUNCTION api.class_statistics(class_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.class_statistics(class_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION delete_certificate(file_id uuid); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.delete_certificate(file_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_certificate(file_id uuid) TO authenticated;
 
 
 --
@@ -5935,6 +6490,14 @@ GRANT ALL ON FUNCTION api.notification_preferences() TO authenticated;
 
 REVOKE ALL ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.notifications(unread boolean, lim integer, cursor text) TO authenticated;
+
+
+--
+-- Name: FUNCTION review_certificate(file_id uuid, decision text, reason text); Type: ACL; Schema: api; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION api.review_certificate(file_id uuid, decision text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.review_certificate(file_id uuid, decision text, reason text) TO authenticated;
 
 
 --
@@ -6030,6 +6593,15 @@ REVOKE ALL ON FUNCTION app.authorize_student(p_student_id uuid) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION begin_certificate_scan(p_file_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.begin_certificate_scan(p_file_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.begin_certificate_scan(p_file_id uuid) TO jobs_worker;
+GRANT ALL ON FUNCTION app.begin_certificate_scan(p_file_id uuid) TO service_role;
+
+
+--
 -- Name: FUNCTION begin_email_deliveries(p_deliveries bigint[]); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -6049,6 +6621,39 @@ REVOKE ALL ON FUNCTION app.begin_events() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.caller_student_id() TO authenticated;
+
+
+--
+-- Name: FUNCTION certificate_for_download(p_file_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.certificate_for_download(p_file_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.certificate_for_download(p_file_id uuid) TO authenticator;
+GRANT ALL ON FUNCTION app.certificate_for_download(p_file_id uuid) TO service_role;
+
+
+--
+-- Name: TABLE medical_certificates; Type: ACL; Schema: app; Owner: postgres
+--
+
+GRANT SELECT ON TABLE app.medical_certificates TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.medical_certificates TO service_role;
+
+
+--
+-- Name: FUNCTION certificate_json(c app.medical_certificates); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.certificate_json(c app.medical_certificates) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.certificate_json(c app.medical_certificates) TO authenticated;
+
+
+--
+-- Name: FUNCTION certificates_changed(p_student_id uuid, p_file_id uuid, p_what text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.certificates_changed(p_student_id uuid, p_file_id uuid, p_what text) FROM PUBLIC;
 
 
 --
@@ -6169,6 +6774,15 @@ REVOKE ALL ON FUNCTION app.event_writer_lock() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.fail_email_delivery(p_delivery bigint, p_error text, p_dead boolean) TO jobs_worker;
+
+
+--
+-- Name: FUNCTION finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]) TO jobs_worker;
+GRANT ALL ON FUNCTION app.finish_certificate_scan(p_file_id uuid, p_threats text[], p_engines text[]) TO service_role;
 
 
 --
@@ -6309,6 +6923,14 @@ GRANT ALL ON FUNCTION app.recovery_periods(p_present integer, p_marked integer, 
 
 
 --
+-- Name: FUNCTION register_certificate(p_id uuid, p_file_name text, p_description text, p_content_type text, p_size_bytes integer, p_sha256 text, p_stored_name text); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.register_certificate(p_id uuid, p_file_name text, p_description text, p_content_type text, p_size_bytes integer, p_sha256 text, p_stored_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.register_certificate(p_id uuid, p_file_name text, p_description text, p_content_type text, p_size_bytes integer, p_sha256 text, p_stored_name text) TO authenticated;
+
+
+--
 -- Name: FUNCTION student_trend(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
 --
 
@@ -6344,6 +6966,13 @@ REVOKE ALL ON FUNCTION app.tg_attendance_records__events_truncate() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.unknown_student_ids(p_ids uuid[]) TO authenticated;
+
+
+--
+-- Name: FUNCTION visible_certificate(p_file_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.visible_certificate(p_file_id uuid) FROM PUBLIC;
 
 
 --

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from edge.auth import TokenVerifier
 from edge.blueprints.admin import admin
 from edge.blueprints.classes import classes
 from edge.blueprints.exports import exports
+from edge.blueprints.files import files
 from edge.blueprints.live import live
 from edge.blueprints.notifications import notifications
 from edge.blueprints.ops import ops
@@ -37,6 +39,7 @@ from edge.errors import (
     ValidationError,
     error_response,
 )
+from edge.flow import FlowHTTPConnection, FlowRequest
 from edge.gate import Gate
 from edge.guarded_redis import GuardedRedis
 from edge.observability import Metrics, RequestTrace, configure_logging, current_trace, request_id
@@ -45,7 +48,9 @@ from edge.ratelimit import limits
 from edge.resources import ResourceMonitor
 from edge.serving import EdgeState, enrich
 from edge.settings import EdgeSettings
+from edge.storage import Backend, LocalBackend, Storage, SupabaseBackend
 from edge.streams import Hub
+from edge.validation import BODY_LIMIT_ATTRIBUTE
 
 log = structlog.get_logger("edge")
 
@@ -68,6 +73,9 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
     conf = settings or EdgeSettings.from_env()
     configure_logging(conf.debug)
     app = Quart(__name__)
+    # Streamed bodies (uploads) are read with flow control (edge/flow.py).
+    app.request_class = FlowRequest
+    app.asgi_http_class = FlowHTTPConnection
     app.config["SETTINGS"] = conf
     app.config["MAX_CONTENT_LENGTH"] = conf.max_body_bytes
     OpenApiOnly(
@@ -80,7 +88,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         security_schemes={BEARER: HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=ContractProvider,
     )
-    for blueprint in (ops, students, live, notifications, exports, classes, admin):
+    for blueprint in (ops, students, live, notifications, exports, files, classes, admin):
         app.register_blueprint(blueprint)
     metrics = Metrics()
 
@@ -139,6 +147,16 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             resources=resources,
             hub=hub,
             bridge=bridge,
+            storage=Storage(
+                _storage_backend(conf),
+                CircuitBreaker(
+                    "storage",
+                    failure_threshold=conf.storage_breaker_failures,
+                    window_s=conf.storage_breaker_window_s,
+                    open_s=conf.storage_breaker_open_s,
+                    success_threshold=conf.storage_breaker_successes,
+                ),
+            ),
         )
         await hub.start(every_s=conf.sse_heartbeat_s)
         await bridge.start()
@@ -151,6 +169,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         await edge.hub.stop()
         await edge.responses.drain()
         await edge.resources.stop()
+        await edge.storage.backend.close()
         await edge.db.pool.close()
         await edge.redis.channel.close()
         await edge.redis.client.aclose(close_connection_pool=True)
@@ -168,7 +187,10 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         # Refuse a declared oversized body at once, whether or not the endpoint would read it.
         length = req.content_length
         if length is not None and length > conf.max_body_bytes:
-            raise PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
+            view = app.view_functions.get(req.endpoint or "")
+            limit = getattr(view, BODY_LIMIT_ATTRIBUTE, conf.max_body_bytes)
+            if length > limit:
+                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
 
     @app.after_request
     async def finish(response: Response) -> Response:
@@ -222,6 +244,16 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         return error_response(ApiError("An internal error occurred.", details=repr(error)), conf.debug)
 
     return app
+
+
+def _storage_backend(conf: EdgeSettings) -> Backend:
+    """Supabase Storage when its URL and service key are set, else the local directory."""
+    root = Path(conf.storage_dir).resolve()
+    if conf.supabase_url and conf.supabase_service_key:
+        return SupabaseBackend(
+            conf.supabase_url, conf.supabase_service_key, conf.storage_bucket, root / ".spool"
+        )
+    return LocalBackend(root)
 
 
 async def _configure_connection(conn: AsyncConnection[Any]) -> None:

@@ -42,6 +42,13 @@ class CircuitBreaker:
             return self.OPEN
         return self.HALF_OPEN
 
+    def retry_after_s(self) -> float:
+        """How long until trial calls are let through: the rest of the open period, or a whole
+        one when the breaker is not open (a failure may open it)."""
+        if self._opened_at is None:
+            return self._open_s
+        return max(0.0, self._open_s - (self._clock() - self._opened_at))
+
     def allow(self) -> bool:
         """May a call go through now? False while open."""
         return self.state != self.OPEN

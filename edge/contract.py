@@ -36,6 +36,31 @@ class Operation:
     # A file to download: its media types and what it holds.
     download: tuple[str, ...] = ()
     download_description: str = ""
+    # The certificate upload's multipart form.
+    upload_form: bool = False
+
+
+UPLOAD_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "additionalProperties": False,
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A PDF, JPEG or PNG of at most 10 MiB with a matching extension.",
+                    },
+                    "description": {"type": "string", "maxLength": 1000},
+                },
+            },
+            "encoding": {"file": {"contentType": "application/pdf, image/jpeg, image/png"}},
+        }
+    },
+}
 
 
 def operation(
@@ -47,6 +72,7 @@ def operation(
     event_stream: str = "",
     download: Iterable[str] = (),
     download_description: str = "",
+    upload_form: bool = False,
 ) -> Callable[[F], F]:
     """What a view can answer besides its documented success: its own error statuses, which path
     parameters are uuids, whether it takes a bearer token, whether its responses are cached, for
@@ -61,6 +87,7 @@ def operation(
             event_stream,
             tuple(download),
             download_description,
+            upload_form,
         )
         setattr(func, ATTRIBUTE, declared)
         return func
@@ -137,6 +164,8 @@ class ContractProvider(OpenAPIProvider):
             if declared.cached and 200 <= code < 300:
                 headers.update(CACHE)
             op["responses"][status] = {**response, "headers": headers}
+        if declared.upload_form:
+            op["requestBody"] = UPLOAD_FORM
         if "requestBody" in op:
             # Every body this edge documents is required: an empty one is a 400.
             op["requestBody"] = {**op["requestBody"], "required": True}

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 from edge.errors import ServiceUnavailableError, from_database
 
@@ -18,6 +18,13 @@ AS_CALLER = "select set_config('role', 'authenticated', true), set_config('reque
 
 # Failures that happen before a statement could have done anything: safe to retry a read.
 CONNECTION_FAILURES = (psycopg.OperationalError, PoolTimeout)
+# psycopg files some statement errors under OperationalError too (class 55, an object not in
+# the state the statement needs): those are the caller's answer, not the connection's failure.
+STATEMENT_CLASSES = ("55",)
+
+
+def _statement_error(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.Error) and (exc.sqlstate or "")[:2] in STATEMENT_CLASSES
 
 
 class Database:
@@ -32,7 +39,9 @@ class Database:
         return AsyncRetrying(
             stop=stop_after_attempt(len(self._delays)),
             wait=wait_chain(*[wait_fixed(d) for d in rest]) if rest else wait_fixed(0),
-            retry=retry_if_exception_type(CONNECTION_FAILURES),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, CONNECTION_FAILURES) and not _statement_error(e)
+            ),
             reraise=True,
         )
 
@@ -51,7 +60,9 @@ class Database:
         try:
             try:
                 return await self._first_column(statement, args)
-            except CONNECTION_FAILURES:
+            except CONNECTION_FAILURES as exc:
+                if _statement_error(exc):
+                    raise from_database(exc) from exc
                 # Writes are never retried: a dropped connection may have committed them.
                 if not read_only or not self._delays:
                     raise
@@ -62,6 +73,8 @@ class Database:
                 with attempt:
                     return await self._first_column(statement, args)
         except CONNECTION_FAILURES as exc:
+            if _statement_error(exc):
+                raise from_database(exc) from exc
             raise ServiceUnavailableError("The database is unavailable; try again shortly.") from exc
         except psycopg.Error as exc:
             raise from_database(exc) from exc

@@ -54,6 +54,18 @@ class MethodNotAllowedError(ApiError):
     status, code = 405, "METHOD_NOT_ALLOWED"
 
 
+class RequestTimeoutError(ApiError):
+    status, code = 408, "REQUEST_TIMEOUT"
+
+
+class ConflictError(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class UnsupportedMediaTypeError(ApiError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
 class PayloadTooLargeError(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 
@@ -86,6 +98,7 @@ SQLSTATE_ERRORS: dict[str, type[ApiError]] = {
     "23514": ValidationError,
     "28000": AuthenticationError,
     "42501": ForbiddenError,
+    "55000": ConflictError,  # object not in prerequisite state
     "P0002": NotFoundError,
 }
 

@@ -17,8 +17,11 @@ BUCKETS: dict[str, tuple[int, int]] = {
     "sse_connections": (10, 60),
     "sse_tickets": (10, 60),
     "staff_reads": (300, 60),
+    "staff_writes": (60, 60),
     "admin": (60, 60),
     "anonymous": (30, 60),
+    # Signed file downloads carry no token: counted per IP.
+    "download": (120, 60),
 }
 
 

@@ -563,3 +563,78 @@ class ExportQuery(Strict):
         if start is not None and to < start:
             raise ValueError("to is before from")
         return to
+
+
+FileStatus = Literal["pending", "scanning", "clean", "quarantined", "approved", "rejected"]
+FileType = Literal["application/pdf", "image/jpeg", "image/png"]
+
+
+class ScanResult(Strict):
+    """The seed's VirusScanResult, with the engines that looked (built-in checks, clamd)."""
+
+    clean: bool
+    threats: list[str]
+    engines: list[str]
+    scannedAt: dt.datetime  # noqa: N815
+
+
+class StoredFile(Strict):
+    """The seed's StoredFileMetadata. signedUrl (valid 24 h) is null while the file may not be
+    downloaded (quarantined or rejected)."""
+
+    fileId: uuid.UUID  # noqa: N815
+    studentId: uuid.UUID  # noqa: N815
+    fileName: str  # noqa: N815
+    fileType: FileType  # noqa: N815
+    fileSize: int  # noqa: N815
+    description: str | None
+    sha256: str
+    uploadedAt: dt.datetime  # noqa: N815
+    status: FileStatus
+    rejectionReason: str | None  # noqa: N815
+    reviewedAt: dt.datetime | None  # noqa: N815
+    scanResult: ScanResult | None  # noqa: N815
+    signedUrl: str | None  # noqa: N815
+    signedUrlExpiresAt: dt.datetime | None  # noqa: N815
+
+
+class UploadResult(StoredFile):
+    """The seed's UploadResult: the new file, pending its scan, with a signed URL."""
+
+
+class FilesQuery(Strict):
+    studentId: UuidParam | None = Field(  # noqa: N815
+        default=None, description="Staff: one student's files (a student sees only their own)."
+    )
+    limit: IntParam = Field(default=50, ge=1, le=200)
+    offset: IntParam = Field(default=0, ge=0, le=1_000_000)
+
+
+class FilesPage(Strict):
+    """Newest first: a student's own, a teacher's classes', or (admins) every student's."""
+
+    files: list[StoredFile]
+
+
+class DeletedFile(Strict):
+    fileId: uuid.UUID  # noqa: N815
+    deleted: Literal[True]
+
+
+class Approval(Strict):
+    decision: Literal["approve"]
+    reason: str | None = Field(default=None, max_length=1000, description="A note for the student.")
+
+
+class Rejection(Strict):
+    decision: Literal["reject"]
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="What the student reads.")
+
+
+class Review(RootModel[Approval | Rejection]):
+    """{"decision": "approve"} (a reason is optional), or {"decision": "reject", "reason": ...}."""
+
+
+class DownloadQuery(Strict):
+    expires: IntParam = Field(ge=0, le=10**11, description="Unix seconds after which the link is void.")
+    sig: str = Field(min_length=43, max_length=43, pattern=r"^[A-Za-z0-9_-]{43}$")

@@ -24,6 +24,7 @@ from edge.observability import Metrics, current_trace
 from edge.ratelimit import Decision
 from edge.resources import ResourceMonitor
 from edge.settings import EdgeSettings
+from edge.storage import Storage
 from edge.streams import Hub
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class EdgeState:
     resources: ResourceMonitor
     hub: Hub
     bridge: Bridge
+    storage: Storage
 
 
 def state() -> EdgeState:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 
 from edge.ratelimit import BUCKETS
+
+_PROCESS_KEY = secrets.token_bytes(32)
 
 
 class SettingsError(Exception):
@@ -74,6 +79,21 @@ class EdgeSettings:
     sse_record_ttl_s: int = 30
     # What a stream may have waiting before its reader is cut off.
     sse_queue_bytes: int = 1024 * 1024
+    # Certificate files: the local directory, or Supabase Storage when both of these are set.
+    storage_dir: str = "var/storage/certificates"
+    supabase_url: str | None = None
+    supabase_service_key: str | None = field(default=None, repr=False)
+    storage_bucket: str = "medical-certificates"
+    # Signs download URLs (HMAC-SHA256). Unset: derived from JWT_SECRET.
+    file_url_secret: str | None = field(default=None, repr=False)
+    # Where signed URLs point (scheme, host and port clients reach); unset: the request's host.
+    public_url: str | None = None
+    # An upload whose body sends nothing for this long is answered 408.
+    upload_stall_s: float = 30.0
+    storage_breaker_failures: int = 5
+    storage_breaker_window_s: float = 60.0
+    storage_breaker_open_s: float = 30.0
+    storage_breaker_successes: int = 2
     cpu_limit_percent: float = 80.0
     memory_limit_percent: float = 85.0
     resource_sample_s: float = 5.0
@@ -100,4 +120,23 @@ class EdgeSettings:
             sse_heartbeat_s=float(_int(env, "SSE_HEARTBEAT_S", 15)),
             sse_record_ttl_s=_int(env, "SSE_RECORD_TTL_S", 30),
             sse_queue_bytes=_int(env, "SSE_QUEUE_BYTES", 1024 * 1024),
+            storage_dir=env.get("STORAGE_DIR") or "var/storage/certificates",
+            supabase_url=env.get("SUPABASE_URL") or None,
+            supabase_service_key=env.get("SUPABASE_SERVICE_ROLE_KEY")
+            or env.get("SUPABASE_SERVICE_KEY")
+            or None,
+            storage_bucket=env.get("STORAGE_BUCKET") or "medical-certificates",
+            file_url_secret=env.get("FILE_URL_SECRET") or None,
+            public_url=(env.get("PUBLIC_URL") or "").rstrip("/") or None,
+            upload_stall_s=float(_int(env, "UPLOAD_STALL_S", 30)),
+            storage_breaker_open_s=float(_int(env, "STORAGE_BREAKER_OPEN_S", 30)),
         )
+
+    def signing_key(self) -> bytes:
+        """The key download URLs are signed with: FILE_URL_SECRET, else one derived from the JWT
+        secret (never the JWT secret itself), else a key of this process alone."""
+        if self.file_url_secret:
+            return self.file_url_secret.encode()
+        if self.jwt_secret:
+            return hmac.new(self.jwt_secret.encode(), b"attendance signed file urls", hashlib.sha256).digest()
+        return _PROCESS_KEY

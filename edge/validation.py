@@ -51,6 +51,20 @@ def validate_query(model: type[M]) -> Callable[[Handler], Handler]:
     return decorator
 
 
+BODY_LIMIT_ATTRIBUTE = "_edge_body_limit"
+
+
+def body_limit(limit: int) -> Callable[[Handler], Handler]:
+    """A view that streams its body allows more than MAX_CONTENT_LENGTH: a declared length
+    above `limit` is still refused at once; the view counts the rest while reading."""
+
+    def decorator(func: Handler) -> Handler:
+        setattr(func, BODY_LIMIT_ATTRIBUTE, limit)
+        return func
+
+    return decorator
+
+
 def path_uuid(raw: str, field: str, what: str) -> str:
     """A path parameter documented as a uuid, in its canonical form; 400 naming it otherwise."""
     if not UUID_TEXT.match(raw):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -78,6 +78,14 @@ class Settings:
     starvation_s: float
     # Where archived months of the audit log are written (files and manifests).
     archive_dir: Path
+    # Certificate files: the edge's storage (a directory, or Supabase Storage when both set).
+    storage_dir: Path
+    supabase_url: str | None
+    supabase_service_key: str | None = field(repr=False)
+    storage_bucket: str
+    # clamd's INSTREAM: tcp://host:port or unix:///path; unset: built-in checks only.
+    clamd_url: str | None
+    clamd_timeout_s: float
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -103,4 +111,10 @@ class Settings:
             drain_s=_number(env, "JOBS_DRAIN_S", 10.0, 0, 300),
             starvation_s=_number(env, "JOBS_STARVATION_S", 5.0, 0, 3600),
             archive_dir=Path(env.get("ARCHIVE_DIR") or "var/storage/audit-archive").resolve(),
+            storage_dir=Path(env.get("STORAGE_DIR") or "var/storage/certificates").resolve(),
+            supabase_url=env.get("SUPABASE_URL") or None,
+            supabase_service_key=env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
+            storage_bucket=env.get("STORAGE_BUCKET") or "medical-certificates",
+            clamd_url=env.get("CLAMD_URL") or None,
+            clamd_timeout_s=_number(env, "CLAMD_TIMEOUT_S", 30.0, 0.1, 600),
         )

@@ -28,10 +28,13 @@ import structlog
 from pgmq.async_queue import PGMQueue
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from jobs.scanning import Clamd
 from jobs.settings import Settings, SettingsError
+from jobs.storage import LocalStore, Store, SupabaseStore
 from jobs.tasks import Job, Outcome, Task
 from jobs.tasks.audit_archive import AuditArchive
 from jobs.tasks.email import Email
+from jobs.tasks.files import FileDelete, FileScan
 from jobs.tasks.noop import Noop
 
 QUEUES = ("jobs_urgent", "jobs_normal", "jobs_low")
@@ -292,6 +295,12 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     )
 
 
+def certificate_store(settings: Settings) -> Store:
+    if settings.supabase_url and settings.supabase_service_key:
+        return SupabaseStore(settings.supabase_url, settings.supabase_service_key, settings.storage_bucket)
+    return LocalStore(settings.storage_dir)
+
+
 async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
     pool = await create_pool(settings)
     metrics = Metrics()
@@ -299,7 +308,16 @@ async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=metrics.registry)
     email = Email(settings, pool)
     email.on_resend = metrics.resends.inc
-    tasks: list[Task] = [email, AuditArchive(settings, pool), Noop(), *extra_tasks]
+    store = certificate_store(settings)
+    clamd = Clamd(settings.clamd_url, settings.clamd_timeout_s) if settings.clamd_url else None
+    tasks: list[Task] = [
+        email,
+        AuditArchive(settings, pool),
+        FileScan(pool, store, clamd),
+        FileDelete(store),
+        Noop(),
+        *extra_tasks,
+    ]
     worker = Worker(settings, pool, tasks, metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

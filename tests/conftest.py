@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from pytest_postgresql.executors import PostgreSQLExecutor
 
 from db.cluster import free_port
 from db.migrate import migrate
+from stack.clamd import EmbeddedClamd
 from stack.redis_server import EmbeddedRedis
 
 HERE = Path(__file__).resolve().parent
@@ -109,3 +112,22 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 @pytest.fixture
 def redis_url(redis_server: EmbeddedRedis) -> str:
     return redis_server.url()
+
+
+@pytest.fixture(scope="session")
+def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real clamd for the session, with the project's custom EICAR signatures (stack/clamd.py)."""
+    server = EmbeddedClamd(tmp_path_factory.mktemp("clamd"), free_port())
+    log = open(server.workdir / "clamd.log", "wb")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not server.answers():
+            assert proc.poll() is None, (server.workdir / "clamd.log").read_text()
+            assert time.monotonic() < deadline, "clamd did not answer PING within 60 s"
+            time.sleep(0.2)
+        yield server.url()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

@@ -61,12 +61,13 @@ def edge_db_url(db: psycopg.Connection[Any], postgresql_proc: PostgreSQLExecutor
 
 
 @pytest.fixture
-def settings(edge_db_url: str, redis_url: str) -> EdgeSettings:
+def settings(edge_db_url: str, redis_url: str, tmp_path: Path) -> EdgeSettings:
     Redis.from_url(redis_url).flushdb()
     return EdgeSettings(
         database_url=edge_db_url,
         redis_url=redis_url,
         jwt_secret=SECRET,
+        storage_dir=str(tmp_path / "storage"),
         db_pool_min=1,
         db_pool_max=20,
         db_retry_delays_s=(0.05, 0.1, 0.2),
@@ -153,6 +154,7 @@ def served_edges(
         "EDGE_DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "JWT_SECRET": SECRET,
+        "STORAGE_DIR": settings.storage_dir,
         "DB_POOL_MIN": "1",
         "DB_POOL_MAX": "5",
         **(env or {}),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import urllib.parse
+import uuid
 from typing import Any
 
 import psycopg
@@ -21,6 +23,7 @@ from db.seed import SeedResult
 from edge import create_app
 from edge.schemas import ISO_WEEK, ErrorResponse, PreferencesUpdate
 from edge.settings import EdgeSettings
+from tests import samples
 from tests.edge.conftest import bearer, settle
 
 UNDOCUMENTED = {"/openapi.json", "/docs", "/metrics", "/static/<path:filename>"}
@@ -214,6 +217,41 @@ async def test_every_endpoint_answers_as_documented(
         await client.get(f"{export}?format=csv&from=2026-11-01&to=2026-11-30", headers=teacher),
         403,
     )
+
+    upload = "/api/students/files/upload"
+    form, form_type = samples.multipart([("file", "note.pdf", samples.pdf())], boundary="contract")
+    sent = await client.post(upload, data=form, headers={**student, "Content-Type": form_type})
+    uploaded = await check(upload, "POST", sent, 201)
+    file_id = str(uploaded.fileId)
+    png_named_pdf, _ = samples.multipart([("file", "note.pdf", samples.png())], boundary="contract")
+    wrong = await client.post(upload, data=png_named_pdf, headers={**student, "Content-Type": form_type})
+    await check(upload, "POST", wrong, 415)
+    await check(
+        upload,
+        "POST",
+        await client.post(upload, data=form, headers={**teacher, "Content-Type": form_type}),
+        403,
+    )
+    files, one = "/api/students/files", "/api/students/files/<file_id:id>"
+    await check(files, "GET", await client.get(files, headers=teacher), 200)
+    await check(files, "GET", await client.get(f"{files}?limit=0", headers=student), 400)
+    await check(one, "GET", await client.get(f"{files}/{file_id}", headers=student), 200)
+    await check(one, "GET", await client.get(f"{files}/{uuid.uuid4()}", headers=student), 404)
+    signed = urllib.parse.urlsplit(str(uploaded.signedUrl))
+    download = "/files/<id>"
+    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}"), 200)
+    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}x"), 400)
+    await check(download, "GET", await client.get(f"/files/{uuid.uuid4()}?{signed.query}"), 403)
+    review = "/api/staff/files/<id>/review"
+    approve = {"decision": "approve"}
+    on = f"/api/staff/files/{file_id}/review"
+    await check(review, "POST", await client.post(on, json=approve, headers=teacher), 409)
+    db.execute("update app.medical_certificates set status = 'clean'")
+    await check(review, "POST", await client.post(on, json={"decision": "no"}, headers=teacher), 400)
+    await check(review, "POST", await client.post(on, json=approve, headers=student), 403)
+    await check(review, "POST", await client.post(on, json=approve, headers=teacher), 200)
+    await check(one, "DELETE", await client.delete(f"{files}/{file_id}", headers=teacher), 403)
+    await check(one, "DELETE", await client.delete(f"{files}/{file_id}", headers=student), 200)
 
     await check("/healthz", "GET", await client.get("/healthz"), 200)
     await check("/readyz", "GET", await client.get("/readyz"), 200)

@@ -24,7 +24,8 @@ EXTRA = shlex.split(os.environ.get("SCHEMATHESIS_ARGS", ""))
 # High enough that the examples exercise the endpoints rather than the limits.
 GENEROUS_LIMITS = (
     '{"student_reads": [100000, 60], "student_writes": [100000, 60], "staff_reads": [100000, 60],'
-    ' "admin": [100000, 60], "sse_tickets": [100000, 60], "anonymous": [100000, 60], "export": [100000, 60]}'
+    ' "admin": [100000, 60], "sse_tickets": [100000, 60], "anonymous": [100000, 60], "export": [100000, 60],'
+    ' "upload": [100000, 60], "staff_writes": [100000, 60], "download": [100000, 60]}'
 )
 
 # What a schema cannot say: an export's `to` may not come before its `from` (a 400 naming `to`).
@@ -32,6 +33,12 @@ CONFIG = """
 [[operations]]
 include-path = "/api/students/export"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
+
+# Nor that an upload's bytes must be a real PDF, JPEG or PNG whose name agrees (415), with a
+# name that is display text (400).
+[[operations]]
+include-path = "/api/students/files/upload"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "413", "415", "429"]
 """
 
 

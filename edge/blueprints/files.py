@@ -1,0 +1,314 @@
+"""Medical certificates: upload (streamed to storage, registered with its scan job in one
+transaction), the files a caller may see, delete, staff review, and signed downloads.
+
+The database decides who sees, deletes and reviews what (RLS and api functions); the edge reads
+the body, talks to storage, and signs and checks download URLs against each file's url_version.
+Every upload, refused or not, and every download, refused or not, is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any
+
+from quart import Blueprint, Response, request, stream_with_context
+from quart.blueprints import BlueprintSetupState
+from quart_schema import document_request, document_response
+from werkzeug.routing import BaseConverter
+
+from edge import file_urls
+from edge.contract import operation
+from edge.errors import ApiError, ForbiddenError
+from edge.schemas import (
+    Approval,
+    DeletedFile,
+    DownloadQuery,
+    FilesPage,
+    FilesQuery,
+    NoQuery,
+    Rejection,
+    Review,
+    StoredFile,
+    UploadResult,
+)
+from edge.serving import audit, authenticate, client_ip, enforce, refuse, state
+from edge.uploads import MAX_BODY_BYTES, Received, UploadReader, boundary_of
+from edge.validation import body_limit, path_uuid, read_body, validate_query
+
+files = Blueprint("files", __name__)
+
+
+class FileIdConverter(BaseConverter):
+    """A file's id in /api/students/files/{id}: any segment but `upload`, which is a resource
+    of its own (so OPTIONS on it lists only its own methods). A segment that is not a uuid is
+    still a 400 naming `id`."""
+
+    regex = r"(?!upload$)[^/]+"
+
+
+@files.record_once
+def _register_converter(setup: BlueprintSetupState) -> None:
+    setup.app.url_map.converters["file_id"] = FileIdConverter
+
+
+REFUSED_LINK = "This download link is not valid: it has expired, was altered or was revoked."
+
+
+def _base_url() -> str:
+    return state().settings.public_url or request.host_url.rstrip("/")
+
+
+def _with_url(item: dict[str, Any]) -> dict[str, Any]:
+    """The API's file: a fresh signed URL in place of the version it is signed with."""
+    version = item.pop("urlVersion", None)
+    key = state().settings.signing_key()
+    if version is None:
+        item["signedUrl"] = item["signedUrlExpiresAt"] = None
+        return item
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    item["signedUrl"] = file_urls.signed_url(_base_url(), key, item["fileId"], version, now.timestamp())
+    expires = now + dt.timedelta(seconds=file_urls.TTL_S)
+    item["signedUrlExpiresAt"] = expires.isoformat().replace("+00:00", "Z")
+    return item
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(state().responses.dumps(body), status=status, content_type="application/json")
+    response.headers.update(headers or {})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@files.post("/api/students/files/upload")
+@body_limit(MAX_BODY_BYTES)
+@document_response(UploadResult, 201)
+@operation(errors=(400, 403, 408, 415), upload_form=True)
+async def upload() -> Response:
+    """Upload a medical certificate (multipart/form-data: `file`, optional `description`): a
+    PDF, JPEG or PNG of at most 10 MiB whose extension agrees with its content. Stored under a
+    generated name and queued for a virus scan; ten uploads an hour."""
+    caller = await authenticate()
+    decision = await enforce("upload", caller)
+    s = state()
+    # Only a student has certificates: refused before a byte of the body is read.
+    await s.db.call_as(caller.claims, "select app.caller_student_id()")
+    s.storage.check()
+    reader: UploadReader | None = None
+    try:
+        reader = UploadReader(
+            boundary_of(request.headers.get("Content-Type")), s.storage.writer, s.settings.upload_stall_s
+        )
+        received = await reader.read(request.body)
+        await s.storage.commit(received.writer)
+        row = await _register(caller.claims, received)
+    except ApiError as refusal:
+        await audit(
+            "file_upload",
+            "medical_certificate",
+            user_id=caller.key,
+            metadata={
+                **(reader.facts() if reader else {}),
+                "status": "refused",
+                "httpStatus": refusal.status,
+            },
+            success=False,
+            error=refusal.message,
+        )
+        raise
+    await audit(
+        "file_upload",
+        "medical_certificate",
+        user_id=caller.key,
+        resource_id=received.file_id,
+        metadata={
+            "fileName": received.file_name,
+            "size": received.size,
+            "type": received.content_type,
+            "sha256": received.sha256,
+            "status": row["status"],
+        },
+    )
+    return _json(_with_url(row), 201, decision.headers())
+
+
+async def _register(claims: dict[str, Any], received: Received) -> dict[str, Any]:
+    """The row and its scan job, in one transaction; the stored object is removed if that fails."""
+    s = state()
+    try:
+        row: dict[str, Any] = await s.db.call_as(
+            claims,
+            "select app.register_certificate(%s, %s, %s, %s, %s, %s, %s)",
+            (
+                received.file_id,
+                received.file_name,
+                received.description,
+                received.content_type,
+                received.size,
+                received.sha256,
+                received.stored_name,
+            ),
+            read_only=False,
+        )
+    except ApiError:
+        await s.storage.discard(received.stored_name)
+        raise
+    return row
+
+
+@files.get("/api/students/files")
+@validate_query(FilesQuery)
+@document_response(FilesPage, 200)
+@operation(errors=(400,))
+async def list_files(query_args: FilesQuery) -> Response:
+    """The certificates the caller may see, newest first: a student's own, a teacher's classes',
+    every one for an admin; staff narrow to one student with studentId."""
+    caller = await authenticate()
+    decision = await enforce("student_reads", caller)
+    q = query_args
+    items: list[dict[str, Any]] = await state().db.call_as(
+        caller.claims, "select api.certificates(%s, %s, %s)", (q.studentId, q.limit, q.offset)
+    )
+    return _json({"files": [_with_url(item) for item in items]}, headers=decision.headers())
+
+
+@files.get("/api/students/files/<file_id:id>")
+@validate_query(NoQuery)
+@document_response(StoredFile, 200)
+@operation(errors=(400, 404), uuid_params=("id",))
+async def get_file(id: str, query_args: NoQuery) -> Response:  # noqa: A002 - the path's name
+    """One certificate's metadata, with a fresh signed URL (valid 24 h) while it may be downloaded."""
+    file_id = path_uuid(id, "id", "a file id")
+    caller = await authenticate()
+    decision = await enforce("student_reads", caller)
+    item: dict[str, Any] = await state().db.call_as(caller.claims, "select api.certificate(%s)", (file_id,))
+    return _json(_with_url(item), headers=decision.headers())
+
+
+@files.delete("/api/students/files/<file_id:id>")
+@validate_query(NoQuery)
+@document_response(DeletedFile, 200)
+@operation(errors=(400, 403, 404), uuid_params=("id",))
+async def delete_file(id: str, query_args: NoQuery) -> Response:  # noqa: A002 - the path's name
+    """Delete a certificate (its student or an admin): its URLs stop working at once and the
+    stored file is removed by the worker."""
+    file_id = path_uuid(id, "id", "a file id")
+    caller = await authenticate()
+    decision = await enforce("student_writes", caller)
+    row: dict[str, Any] = await state().db.call_as(
+        caller.claims, "select api.delete_certificate(%s)", (file_id,), read_only=False
+    )
+    await audit(
+        "file_delete",
+        "medical_certificate",
+        user_id=caller.key,
+        resource_id=file_id,
+        metadata={"fileName": row["fileName"], "studentId": row["studentId"], "status": row["status"]},
+    )
+    return _json({"fileId": file_id, "deleted": True}, headers=decision.headers())
+
+
+@files.post("/api/staff/files/<id>/review")
+@validate_query(NoQuery)
+@document_request(Review)
+@document_response(StoredFile, 200)
+@operation(errors=(400, 403, 404, 409), uuid_params=("id",))
+async def review(id: str, query_args: NoQuery) -> Response:  # noqa: A002 - the path's name
+    """Approve or reject a clean certificate (a teacher of the student's class or an admin); a
+    rejection needs a reason and revokes the file's URLs. The student is notified per their
+    preferences; the review is audited."""
+    file_id = path_uuid(id, "id", "a file id")
+    caller = await authenticate()
+    decision = await enforce("staff_writes", caller)
+    body = await read_body(Approval, _review_shape)
+    row: dict[str, Any] = await state().db.call_as(
+        caller.claims,
+        "select api.review_certificate(%s, %s, %s)",
+        (file_id, body.decision, body.reason),
+        read_only=False,
+    )
+    return _json(_with_url(row), headers=decision.headers())
+
+
+def _review_shape(data: Any) -> type[Any]:
+    """A rejection is checked as one (its reason is required), anything else as an approval."""
+    return Rejection if isinstance(data, dict) and data.get("decision") == "reject" else Approval
+
+
+@files.get("/files/<id>")
+@validate_query(DownloadQuery)
+@operation(
+    errors=(400, 403, 429, 503),
+    uuid_params=("id",),
+    authenticated=False,
+    download=("application/pdf", "image/jpeg", "image/png"),
+    download_description="The certificate, as an attachment.",
+)
+async def download(id: str, query_args: DownloadQuery) -> Response:  # noqa: A002 - the path's name
+    """A certificate by its signed URL (no bearer token): valid for 24 h, void at once when the
+    file is quarantined, rejected or deleted."""
+    file_id = path_uuid(id, "id", "a file id")
+    s = state()
+    identity = f"ip:{client_ip() or 'unknown'}"
+    admission = await s.gate.admit("download", identity)
+    if not admission.decision.allowed:
+        raise await refuse(admission.decision, "download", identity, None)
+    found: dict[str, Any] | None = await s.db.call_as_edge(
+        "select to_jsonb(d) from app.certificate_for_download(%s) as d", (file_id,)
+    )
+    q = query_args
+    reason = None
+    if found is None:
+        reason = "unknown file"
+    elif not file_urls.verify(s.settings.signing_key(), file_id, q.expires, found["url_version"], q.sig):
+        reason = "expired" if q.expires < dt.datetime.now(dt.UTC).timestamp() else "bad or revoked signature"
+    elif found["status"] in ("quarantined", "rejected"):
+        reason = f"file {found['status']}"
+    if reason is not None:
+        await audit(
+            "file_download",
+            "medical_certificate",
+            resource_id=file_id,
+            metadata={"reason": reason, "expires": q.expires},
+            success=False,
+            error=REFUSED_LINK,
+        )
+        raise ForbiddenError(REFUSED_LINK)
+    assert found is not None
+    chunks = await s.storage.open_read(found["stored_name"])
+    await audit(
+        "file_download",
+        "medical_certificate",
+        user_id=found["student_id"],
+        resource_id=file_id,
+        metadata={"fileName": found["file_name"], "size": found["size_bytes"], "status": found["status"]},
+    )
+
+    @stream_with_context
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            yield chunk
+
+    response = Response(body(), content_type=found["content_type"])
+    response.headers.update(
+        {
+            "Content-Length": str(found["size_bytes"]),
+            "Content-Disposition": _attachment(found["file_name"]),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            "Referrer-Policy": "no-referrer",
+            **admission.decision.headers(),
+        }
+    )
+    response.timeout = None
+    return response
+
+
+def _attachment(name: str) -> str:
+    """An attachment header that survives any display name: an ASCII fallback and RFC 6266's
+    filename* with the name percent-encoded as UTF-8."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"

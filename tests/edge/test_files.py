@@ -1,0 +1,534 @@
+"""Certificates at the edge: upload (P22, P31), signed downloads (P32) and their revocation, the
+files API under RLS, review, and every bad input the issue names, each refused in the
+ErrorResponse shape, audited, with nothing stored or served."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import re
+import stat
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from quart.typing import TestClientProtocol as Client
+
+from db.seed import SeedResult
+from edge import file_urls
+from edge.settings import EdgeSettings
+from tests import samples
+from tests.edge.conftest import bearer, served_edges
+
+UPLOAD = "/api/students/files/upload"
+
+
+async def upload(
+    client: Client, user: Any, name: str, content: bytes, description: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    parts: list[tuple[str, str | None, bytes]] = [("file", name, content)]
+    if description is not None:
+        parts.append(("description", None, description.encode()))
+    body, content_type = samples.multipart(parts)
+    response = await client.post(UPLOAD, data=body, headers={**bearer(user), "Content-Type": content_type})
+    return response.status_code, await response.get_json()
+
+
+def stored(settings: EdgeSettings) -> list[Path]:
+    root = Path(settings.storage_dir)
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+def uploads_audited(db: psycopg.Connection[Any], user: Any) -> list[tuple[Any, ...]]:
+    return db.execute(
+        "select metadata, success, error_message from audit.audit_logs"
+        " where action = 'file_upload' and user_id = %s order by timestamp",
+        (user,),
+    ).fetchall()
+
+
+def path_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+async def test_an_upload_is_stored_queued_for_a_scan_and_audited(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    content = samples.pdf("Dr. Karimova: sick 3-5 March")
+    status, body = await upload(client, me, "sick note.pdf", content, description="flu, 3 days")
+    assert status == 201, body
+    sha = hashlib.sha256(content).hexdigest()
+    assert body["fileName"] == "sick note.pdf" and body["fileSize"] == len(content)
+    assert body["fileType"] == "application/pdf" and body["status"] == "pending"
+    assert body["sha256"] == sha and body["description"] == "flu, 3 days"
+    assert body["studentId"] == str(me)
+    # P31: the row and its scan job, in the same transaction.
+    row = db.execute(
+        "select student_id, status, stored_name, size_bytes, sha256"
+        " from app.medical_certificates where id = %s",
+        (body["fileId"],),
+    ).fetchone()
+    assert row is not None and row[:2] == (me, "pending") and row[3:] == (len(content), sha)
+    jobs = db.execute(
+        "select message from pgmq.q_jobs_normal where message->>'task' = 'file_scan'"
+    ).fetchall()
+    assert [j[0]["payload"]["fileId"] for j in jobs] == [body["fileId"]]
+    # Stored under the generated name, readable only by the service's user.
+    [path] = stored(settings)
+    assert path.name == row[2] == f"{body['fileId']}.pdf"
+    assert path.read_bytes() == content
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # P22: name, size, type and status (the entry's own timestamp is the upload's).
+    [(metadata, success, _)] = uploads_audited(db, me)
+    assert success is True
+    assert metadata == {
+        "fileName": "sick note.pdf",
+        "size": len(content),
+        "type": "application/pdf",
+        "sha256": sha,
+        "status": "pending",
+    }
+    # P32: a signed URL valid for 24 hours.
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(body["signedUrl"]).query)
+    expires = int(query["expires"][0])
+    now = dt.datetime.now(dt.UTC).timestamp()
+    assert abs(expires - (now + 24 * 3600)) < 5
+    assert dt.datetime.fromisoformat(body["signedUrlExpiresAt"]).timestamp() == expires
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("scan.png", samples.png()),
+        ("scan.JPG", samples.jpeg()),
+        ("scan.jpeg", samples.jpeg()),
+        ("справка.pdf", samples.pdf()),
+    ],
+)
+async def test_every_allowed_type_with_its_extensions(
+    client: Client, school: SeedResult, name: str, content: bytes
+) -> None:
+    status, body = await upload(client, school.demo_student_id, name, content)
+    assert status == 201, body
+    assert body["fileName"] == name
+
+
+async def test_the_signed_url_downloads_the_file_as_an_attachment_and_is_audited(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    me = school.demo_student_id
+    content = samples.png()
+    _, body = await upload(client, me, "x-ray «left».png", content)
+    response = await client.get(path_of(body["signedUrl"]))
+    assert response.status_code == 200
+    assert await response.get_data(as_text=False) == content
+    headers = response.headers
+    assert headers["Content-Type"] == "image/png"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in headers["Content-Security-Policy"]
+    assert headers["Content-Disposition"].startswith("attachment; ")
+    assert "filename*=UTF-8''x-ray%20%C2%ABleft%C2%BB.png" in headers["Content-Disposition"]
+    assert headers["Cache-Control"] == "private, no-store"
+    entry = db.execute(
+        "select metadata, success, resource_id from audit.audit_logs where action = 'file_download'"
+    ).fetchone()
+    assert entry is not None and entry[1] is True and entry[2] == body["fileId"]
+
+
+async def test_changed_expired_and_revoked_links_are_refused(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    _, first = await upload(client, me, "a.pdf", samples.pdf("a"))
+    _, second = await upload(client, me, "b.pdf", samples.pdf("b"))
+    url = urllib.parse.urlsplit(first["signedUrl"])
+    query = urllib.parse.parse_qs(url.query)
+    expires, sig = int(query["expires"][0]), query["sig"][0]
+    key = settings.signing_key()
+    version = 1
+    past = dt.datetime.now(dt.UTC).timestamp() - 25 * 3600
+    expired = urllib.parse.urlsplit(file_urls.signed_url("http://x", key, first["fileId"], version, past))
+    refused = {
+        "changed id": f"/files/{second['fileId']}?expires={expires}&sig={sig}",
+        "changed expiry": f"/files/{first['fileId']}?expires={expires + 3600}&sig={sig}",
+        "expired": f"{expired.path}?{expired.query}",
+        "unknown file": f"/files/{uuid.uuid4()}?expires={expires}&sig={sig}",
+    }
+    for what, path in refused.items():
+        response = await client.get(path)
+        body = await response.get_json()
+        assert response.status_code == 403, what
+        assert body["error"]["code"] == "PERMISSION_ERROR", what
+    # Revoked at once when the version moves (quarantine, rejection).
+    assert (await client.get(path_of(first["signedUrl"]))).status_code == 200
+    db.execute(
+        "update app.medical_certificates set url_version = url_version + 1 where id = %s", (first["fileId"],)
+    )
+    assert (await client.get(path_of(first["signedUrl"]))).status_code == 403
+    failures = db.execute(
+        "select count(*) from audit.audit_logs where action = 'file_download' and not success"
+    ).fetchone()
+    assert failures == (len(refused) + 1,)
+
+
+async def test_a_deleted_file_is_gone_and_its_link_dead(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    me = school.demo_student_id
+    _, body = await upload(client, me, "a.pdf", samples.pdf())
+    response = await client.delete(f"/api/students/files/{body['fileId']}", headers=bearer(me))
+    assert response.status_code == 200, await response.get_json()
+    assert await response.get_json() == {"fileId": body["fileId"], "deleted": True}
+    assert (await client.get(path_of(body["signedUrl"]))).status_code == 403
+    assert (await client.get(f"/api/students/files/{body['fileId']}", headers=bearer(me))).status_code == 404
+    job = db.execute("select message from pgmq.q_jobs_low where message->>'task' = 'file_delete'").fetchone()
+    assert job is not None and job[0]["payload"]["storedName"] == f"{body['fileId']}.pdf"
+
+
+ONE_PDF = samples.pdf()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "field"),
+    [
+        ("virus.pdf", samples.executable(), 415, "file"),
+        ("scan.png", ONE_PDF, 415, "file"),
+        ("scan", ONE_PDF, 415, "file"),
+        ("../../etc/passwd.pdf", ONE_PDF, 400, "file"),
+        # A quoted backslash (a bare one is a quoted-pair escape in the header).
+        ("a\\\\b.pdf", ONE_PDF, 400, "file"),
+        ("nul\x00.pdf", ONE_PDF, 400, "file"),
+        ("tab\t.pdf", ONE_PDF, 400, "file"),
+        ("fdp.\u202ereadme.pdf", ONE_PDF, 400, "file"),
+        ("n" * 296 + ".pdf", ONE_PDF, 400, "file"),
+        ("empty.pdf", b"", 400, "file"),
+        ("eicar.pdf", samples.EICAR, 415, "file"),
+    ],
+)
+async def test_bad_files_are_refused_audited_and_nothing_is_kept(
+    client: Client,
+    school: SeedResult,
+    db: psycopg.Connection[Any],
+    settings: EdgeSettings,
+    name: str,
+    content: bytes,
+    status: int,
+    field: str,
+) -> None:
+    me = school.demo_student_id
+    got, body = await upload(client, me, name, content)
+    assert got == status, body
+    assert body["error"]["field"] == field
+    assert set(body["error"]) >= {"code", "message", "timestamp", "requestId"}
+    assert stored(settings) == []
+    assert db.execute("select count(*) from app.medical_certificates").fetchone() == (0,)
+    assert db.execute(
+        "select count(*) from pgmq.q_jobs_normal where message->>'task' = 'file_scan'"
+    ).fetchone() == (0,)
+    [(metadata, success, error)] = uploads_audited(db, me)
+    assert success is False and error == body["error"]["message"]
+    assert metadata["status"] == "refused" and metadata["httpStatus"] == status
+
+
+def post_served(base: str, user: Any, body: bytes | Any, content_type: str, **headers: str) -> httpx.Response:
+    """An upload to a served edge; `body` as bytes (declared length) or chunks (chunked)."""
+    return httpx.post(
+        f"{base}{UPLOAD}",
+        content=body,
+        headers={**bearer(user), "Content-Type": content_type, **headers},
+        timeout=60,
+    )
+
+
+def chunks_of(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.slow
+def test_on_a_served_edge_size_limits_hold_for_declared_and_chunked_bodies(
+    school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    limit = 10 * 1024 * 1024
+    over, over_type = samples.multipart([("file", "big.pdf", samples.pdf(pad_to=limit + 1))])
+    exact, exact_type = samples.multipart([("file", "exact.pdf", samples.pdf(pad_to=limit))])
+    with served_edges(settings, RATE_LIMITS='{"upload": [100, 3600]}') as edges:
+        declared = post_served(edges[0], me, over, over_type)
+        chunked = post_served(edges[0], me, chunks_of(over), over_type)
+        for response in (declared, chunked):
+            assert response.status_code == 413, response.text
+            assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        # A declared length far over the limit is refused before the body is read.
+        huge = asyncio.run(raw_upload(edges[0], me, over_type, 50 * limit, b"x" * 1024))
+        assert huge.startswith(b"HTTP/1.1 413 "), huge
+        # Exactly the limit is accepted, declared and chunked.
+        first = post_served(edges[0], me, exact, exact_type)
+        assert first.status_code == 201, first.text
+        assert post_served(edges[0], me, chunks_of(exact), exact_type).status_code == 201
+    assert stored_sizes(settings) == [limit, limit]
+    assert db.execute("select count(*) from app.medical_certificates").fetchone() == (2,)
+    refused = [m for m, success, _ in uploads_audited(db, me) if not success]
+    assert [m["httpStatus"] for m in refused] == [413, 413]
+    assert all(m["size"] > limit for m in refused)
+
+
+async def raw_upload(base: str, user: Any, content_type: str, declared: int, sent: bytes) -> bytes:
+    """Send a request head declaring `declared` bytes and then only `sent`; what the edge answers."""
+    port = int(base.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        f"POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer(user)['Authorization']}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    writer.write(head.encode() + sent)
+    await writer.drain()
+    try:
+        head_bytes = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head_bytes).group(1))  # type: ignore[union-attr]
+        return head_bytes + await asyncio.wait_for(reader.readexactly(length), 10)
+    finally:
+        writer.close()
+
+
+def stored_sizes(settings: EdgeSettings) -> list[int]:
+    return [path.stat().st_size for path in stored(settings)]
+
+
+@pytest.mark.slow
+async def test_on_a_served_edge_a_stalled_body_times_out_and_nothing_is_kept(
+    school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    body, content_type = samples.multipart([("file", "slow.pdf", samples.pdf(pad_to=200_000))])
+    with served_edges(settings, UPLOAD_STALL_S="1") as edges:
+        started = time.monotonic()
+        answer = await raw_upload(edges[0], me, content_type, len(body), body[:100_000])
+        waited = time.monotonic() - started
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 408 ", answer
+    assert b'"code":"REQUEST_TIMEOUT"' in rest
+    assert 0.9 <= waited < 5
+    assert stored(settings) == []
+    [(metadata, success, _)] = uploads_audited(db, me)
+    assert success is False and metadata["httpStatus"] == 408
+
+
+@pytest.mark.parametrize(
+    ("parts", "field"),
+    [
+        ([("other", "a.pdf", ONE_PDF)], "file"),
+        ([("file", "a.pdf", ONE_PDF), ("file", "b.pdf", ONE_PDF)], "file"),
+        ([("file", "a.pdf", ONE_PDF), ("extra", None, b"x")], "extra"),
+        ([("description", None, b"x" * 5000), ("file", "a.pdf", ONE_PDF)], "description"),
+        ([("description", None, b"\xff\xfe"), ("file", "a.pdf", ONE_PDF)], "description"),
+        ([("description", None, b"only a description")], "file"),
+        ([("file", None, ONE_PDF)], "file"),
+    ],
+)
+async def test_forms_other_than_file_and_description_are_refused(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any], parts: Any, field: str
+) -> None:
+    body, content_type = samples.multipart(parts)
+    response = await client.post(
+        UPLOAD, data=body, headers={**bearer(school.demo_student_id), "Content-Type": content_type}
+    )
+    answer = await response.get_json()
+    assert response.status_code == 400, answer
+    assert answer["error"]["field"] == field
+    assert db.execute("select count(*) from app.medical_certificates").fetchone() == (0,)
+
+
+async def test_bodies_that_are_not_multipart_are_refused(client: Client, school: SeedResult) -> None:
+    headers = bearer(school.demo_student_id)
+    plain = await client.post(UPLOAD, data=ONE_PDF, headers={**headers, "Content-Type": "application/pdf"})
+    assert plain.status_code == 415
+    junk = b"x" * 100_000 + b"--b\r\n"
+    padded = await client.post(
+        UPLOAD, data=junk, headers={**headers, "Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert padded.status_code == 400
+    assert (await padded.get_json())["error"][
+        "message"
+    ] == "The body does not start with a multipart boundary."
+
+
+async def test_staff_cannot_upload_and_the_limit_is_ten_an_hour(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    status, body = await upload(client, school.demo_teacher_id, "a.pdf", ONE_PDF)
+    assert status == 403, body
+    me = school.demo_student_id
+    for _ in range(10):
+        assert (await upload(client, me, "a.pdf", ONE_PDF))[0] == 201
+    status, body = await upload(client, me, "a.pdf", ONE_PDF)
+    assert status == 429 and body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert db.execute("select count(*) from app.medical_certificates").fetchone() == (10,)
+
+
+def another_class_teacher(db: psycopg.Connection[Any], student: Any) -> Any:
+    row = db.execute(
+        "select ct.teacher_id from app.class_teachers as ct"
+        " where ct.class_id <> (select class_id from app.students where id = %s) limit 1",
+        (student,),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def classmate(db: psycopg.Connection[Any], student: Any) -> Any:
+    row = db.execute(
+        "select id from app.students where class_id = (select class_id from app.students where id = %s)"
+        " and id <> %s limit 1",
+        (student, student),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def test_who_sees_which_files(client: Client, school: SeedResult, db: psycopg.Connection[Any]) -> None:
+    me = school.demo_student_id
+    _, mine = await upload(client, me, "mine.pdf", ONE_PDF)
+    other = classmate(db, me)
+    _, theirs = await upload(client, other, "theirs.pdf", ONE_PDF)
+
+    async def ids(user: Any, query: str = "") -> list[str]:
+        response = await client.get(f"/api/students/files{query}", headers=bearer(user))
+        assert response.status_code == 200, await response.get_json()
+        return [f["fileId"] for f in (await response.get_json())["files"]]
+
+    assert await ids(me) == [mine["fileId"]]
+    assert await ids(me, f"?studentId={other}") == []
+    assert sorted(await ids(school.demo_teacher_id)) == sorted([mine["fileId"], theirs["fileId"]])
+    assert await ids(school.demo_teacher_id, f"?studentId={me}") == [mine["fileId"]]
+    assert await ids(another_class_teacher(db, me)) == []
+    assert sorted(await ids(school.admin_id)) == sorted([mine["fileId"], theirs["fileId"]])
+    # One file: the owner, the class's teacher and an admin; 404 for anyone else.
+    for user, status in [(me, 200), (school.demo_teacher_id, 200), (school.admin_id, 200), (other, 404)]:
+        response = await client.get(f"/api/students/files/{mine['fileId']}", headers=bearer(user))
+        assert response.status_code == status, user
+        if status == 200:
+            assert (await response.get_json())["signedUrl"].startswith("http")
+    # Deleting: the owner or an admin; a teacher may see but not delete.
+    response = await client.delete(
+        f"/api/students/files/{mine['fileId']}", headers=bearer(school.demo_teacher_id)
+    )
+    assert response.status_code == 403
+    response = await client.delete(f"/api/students/files/{mine['fileId']}", headers=bearer(other))
+    assert response.status_code == 404
+    response = await client.delete(f"/api/students/files/{theirs['fileId']}", headers=bearer(school.admin_id))
+    assert response.status_code == 200
+
+
+async def review(client: Client, user: Any, file_id: str, **body: Any) -> tuple[int, dict[str, Any]]:
+    response = await client.post(f"/api/staff/files/{file_id}/review", json=body, headers=bearer(user))
+    return response.status_code, await response.get_json()
+
+
+async def test_review_by_the_class_teacher_of_a_clean_file_notifies_and_audits(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    me = school.demo_student_id
+    teacher = school.demo_teacher_id
+    _, first = await upload(client, me, "a.pdf", ONE_PDF)
+    _, second = await upload(client, me, "b.pdf", ONE_PDF)
+    # Not scanned yet: 409.
+    status, body = await review(client, teacher, first["fileId"], decision="approve")
+    assert status == 409 and body["error"]["code"] == "CONFLICT"
+    db.execute("update app.medical_certificates set status = 'clean'")
+    # A teacher of another class, the student, a bad decision, a rejection without a reason.
+    assert (await review(client, another_class_teacher(db, me), first["fileId"], decision="approve"))[
+        0
+    ] == 403
+    assert (await review(client, me, first["fileId"], decision="approve"))[0] == 403
+    status, body = await review(client, teacher, first["fileId"], decision="maybe")
+    assert status == 400 and body["error"]["field"] == "decision"
+    status, body = await review(client, teacher, first["fileId"], decision="reject")
+    assert status == 400 and "reason" in body["error"]["message"]
+    assert (await review(client, teacher, str(uuid.uuid4()), decision="approve"))[0] == 404
+
+    status, approved = await review(client, teacher, first["fileId"], decision="approve")
+    assert status == 200 and approved["status"] == "approved" and approved["signedUrl"]
+    status, rejected = await review(
+        client, school.admin_id, second["fileId"], decision="reject", reason="Unreadable"
+    )
+    assert status == 200 and rejected["status"] == "rejected" and rejected["rejectionReason"] == "Unreadable"
+    assert rejected["signedUrl"] is None
+    # A rejection revokes the URLs handed out before; an approval does not.
+    assert (await client.get(path_of(second["signedUrl"]))).status_code == 403
+    assert (await client.get(path_of(first["signedUrl"]))).status_code == 200
+    # Decided once.
+    assert (await review(client, teacher, first["fileId"], decision="reject", reason="x"))[0] == 409
+    notes = db.execute(
+        "select type, in_app from app.notifications"
+        " where student_id = %s and type like 'file_%%' order by created_at",
+        (me,),
+    ).fetchall()
+    assert notes == [("file_approved", True), ("file_rejected", True)]
+    reviews = db.execute(
+        "select user_id, metadata->>'decision' from audit.audit_logs"
+        " where action = 'file_review' order by timestamp"
+    ).fetchall()
+    assert reviews == [(teacher, "approve"), (school.admin_id, "reject")]
+
+
+async def test_file_updates_off_means_no_in_app_notice(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    me = school.demo_student_id
+    db.execute("update app.notification_preferences set file_updates = false where student_id = %s", (me,))
+    _, body = await upload(client, me, "a.pdf", ONE_PDF)
+    db.execute("update app.medical_certificates set status = 'clean'")
+    assert (await review(client, school.demo_teacher_id, body["fileId"], decision="approve"))[0] == 200
+    row = db.execute("select in_app from app.notifications where type = 'file_approved'").fetchone()
+    assert row == (False,)
+    emails = db.execute(
+        "select count(*) from app.notification_deliveries as d"
+        " join app.notifications as n on n.id = d.notification_id"
+        " where n.type = 'file_approved' and d.channel = 'email'"
+    ).fetchone()
+    assert emails == (0,)
+
+
+async def test_the_storage_breaker_answers_503_with_retry_after_and_lists_still_work(
+    client: Client, school: SeedResult, settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    _, kept = await upload(client, me, "a.pdf", ONE_PDF)
+    # Storage breaks: its directory becomes something no file can be written into.
+    root = Path(settings.storage_dir)
+    for path in root.iterdir():
+        path.unlink()
+    root.rmdir()
+    root.write_text("not a directory")
+    try:
+        for _ in range(5):
+            status, body = await upload(client, me, "a.pdf", ONE_PDF)
+            assert status == 503 and body["error"]["code"] == "SERVICE_UNAVAILABLE", body
+        body_bytes, content_type = samples.multipart([("file", "a.pdf", ONE_PDF)])
+        response = await client.post(
+            UPLOAD, data=body_bytes, headers={**bearer(me), "Content-Type": content_type}
+        )
+        answer = await response.get_json()
+        assert response.status_code == 503 and "circuit open" in answer["error"]["message"]
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+        assert answer["error"]["retryAfter"] == int(response.headers["Retry-After"])
+        # Lists and metadata need no storage.
+        listed = await client.get("/api/students/files", headers=bearer(me))
+        assert listed.status_code == 200
+        assert [f["fileId"] for f in (await listed.get_json())["files"]] == [kept["fileId"]]
+        one = await client.get(f"/api/students/files/{kept['fileId']}", headers=bearer(me))
+        assert one.status_code == 200
+    finally:
+        root.unlink()
+        os.makedirs(root)
