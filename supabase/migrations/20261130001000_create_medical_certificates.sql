@@ -150,7 +150,7 @@ begin
     returning * into v_row;
     perform pgmq.send(
         'jobs_normal',
-        jsonb_build_object('task', 'file_scan', 'payload', jsonb_build_object('fileId', v_row.id))
+        jsonb_build_object('task', 'file_scan', 'fileId', v_row.id)
     );
     perform app.certificates_changed(v_me, v_row.id, 'uploaded');
     return app.certificate_json(v_row) || jsonb_build_object('urlVersion', v_row.url_version);
@@ -287,7 +287,7 @@ begin
     delete from app.medical_certificates as c where c.id = v_row.id;
     perform pgmq.send(
         'jobs_low',
-        jsonb_build_object('task', 'file_delete', 'payload', jsonb_build_object('storedName', v_row.stored_name))
+        jsonb_build_object('task', 'file_delete', 'storedName', v_row.stored_name)
     );
     perform app.certificates_changed(v_row.student_id, v_row.id, 'deleted');
     return app.certificate_json(v_row) || jsonb_build_object('deleted', true);

@@ -10,6 +10,8 @@ import hashlib
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -22,6 +24,7 @@ import psycopg
 import pytest
 from quart.typing import TestClientProtocol as Client
 
+from db.cluster import free_port
 from db.seed import SeedResult
 from edge import file_urls
 from edge.settings import EdgeSettings
@@ -82,7 +85,7 @@ async def test_an_upload_is_stored_queued_for_a_scan_and_audited(
     jobs = db.execute(
         "select message from pgmq.q_jobs_normal where message->>'task' = 'file_scan'"
     ).fetchall()
-    assert [j[0]["payload"]["fileId"] for j in jobs] == [body["fileId"]]
+    assert [j[0]["fileId"] for j in jobs] == [body["fileId"]]
     # Stored under the generated name, readable only by the service's user.
     [path] = stored(settings)
     assert path.name == row[2] == f"{body['fileId']}.pdf"
@@ -192,7 +195,7 @@ async def test_a_deleted_file_is_gone_and_its_link_dead(
     assert (await client.get(path_of(body["signedUrl"]))).status_code == 403
     assert (await client.get(f"/api/students/files/{body['fileId']}", headers=bearer(me))).status_code == 404
     job = db.execute("select message from pgmq.q_jobs_low where message->>'task' = 'file_delete'").fetchone()
-    assert job is not None and job[0]["payload"]["storedName"] == f"{body['fileId']}.pdf"
+    assert job is not None and job[0]["storedName"] == f"{body['fileId']}.pdf"
 
 
 ONE_PDF = samples.pdf()
@@ -532,3 +535,53 @@ async def test_the_storage_breaker_answers_503_with_retry_after_and_lists_still_
     finally:
         root.unlink()
         os.makedirs(root)
+
+
+@pytest.mark.slow
+async def test_the_worker_quarantines_an_uploaded_eicar_and_its_link_dies_at_once(
+    client: Client,
+    school: SeedResult,
+    db: psycopg.Connection[Any],
+    settings: EdgeSettings,
+    jobs_db_url: str,
+    clamd_url: str,
+    tmp_path: Path,
+) -> None:
+    me = school.demo_student_id
+    _, infected = await upload(client, me, "note.pdf", samples.pdf_with_eicar())
+    _, clean = await upload(client, me, "clean.pdf", samples.pdf())
+    assert infected["status"] == "pending"
+    assert (await client.get(path_of(infected["signedUrl"]))).status_code == 200
+    env = {
+        **os.environ,
+        "DATABASE_URL": jobs_db_url,
+        "STORAGE_DIR": settings.storage_dir,
+        "CLAMD_URL": clamd_url,
+        "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "JOBS_POLL_S": "0.2",
+        "JOBS_METRICS_PORT": "",
+    }
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "jobs"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            rows = dict(db.execute("select id::text, status from app.medical_certificates").fetchall())
+            if rows[infected["fileId"]] == "quarantined" and rows[clean["fileId"]] == "clean":
+                break
+            assert time.monotonic() < deadline, rows
+            await asyncio.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(15)
+    assert (await client.get(path_of(infected["signedUrl"]))).status_code == 403
+    assert (await client.get(path_of(clean["signedUrl"]))).status_code == 200
+    response = await client.get(f"/api/students/files/{infected['fileId']}", headers=bearer(me))
+    metadata = await response.get_json()
+    assert metadata["status"] == "quarantined" and metadata["signedUrl"] is None
+    assert "Clamd.Attendance.Test.EICAR.UNOFFICIAL" in metadata["scanResult"]["threats"]
+    inbox = await (await client.get("/api/students/notifications", headers=bearer(me))).get_json()
+    quarantined = [n for n in inbox["notifications"] if n["type"] == "file_rejected"]
+    assert [n["metadata"]["fileId"] for n in quarantined] == [infected["fileId"]]
