@@ -94,6 +94,8 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.before_serving
     async def start() -> None:
+        # First: a misconfigured backend fails startup before anything is opened.
+        storage_backend = _storage_backend(conf)
         pool = AsyncConnectionPool(
             conf.database_url,
             min_size=conf.db_pool_min,
@@ -148,7 +150,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
             hub=hub,
             bridge=bridge,
             storage=Storage(
-                _storage_backend(conf),
+                storage_backend,
                 CircuitBreaker(
                     "storage",
                     failure_threshold=conf.storage_breaker_failures,

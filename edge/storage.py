@@ -164,7 +164,7 @@ class SupabaseBackend:
         self, url: str, service_key: str, bucket: str, spool_dir: Path, timeout_s: float = 30.0
     ) -> None:
         self._client = AsyncStorageClient(
-            f"{url.rstrip('/')}/storage/v1",
+            f"{url.rstrip('/')}/storage/v1/",
             {"apikey": service_key, "Authorization": f"Bearer {service_key}"},
             http_client=httpx.AsyncClient(
                 headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},

@@ -62,7 +62,7 @@ class SupabaseStore:
     def __init__(self, url: str, service_key: str, bucket: str, timeout_s: float = 30.0) -> None:
         headers = {"apikey": service_key, "Authorization": f"Bearer {service_key}"}
         client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
-        self._client = AsyncStorageClient(f"{url.rstrip('/')}/storage/v1", headers, http_client=client)
+        self._client = AsyncStorageClient(f"{url.rstrip('/')}/storage/v1/", headers, http_client=client)
         self._bucket = bucket
 
     async def read(self, key: str) -> bytes:
