@@ -8,9 +8,11 @@ rate limit raised): `uploads` per round from `concurrency` clients at once, five
 interleaved with the baseline, bench/upload_app.py, which streams the same multipart body to a
 file (written aside, synced, renamed) with no parsing, hashing, database or limits. Memory: the
 served process's peak RSS during 16 uploads at once, less its RSS before, per upload, for both
-(the median of three bursts: RSS moves with the allocator as much as with the uploads).
-The first burst of 16 is not counted: it opens what that concurrency needs once (database
-connections, threads). Junk: a body whose multipart boundary is buried after megabytes of padding, and one of a
+(the median of three bursts: RSS moves with the allocator as much as with the uploads). A
+first burst of 16 is not counted: it opens what that concurrency needs once (database
+connections, threads).
+
+Junk: a body whose multipart boundary is buried after megabytes of padding, and one of a
 thousand tiny parts; the edge worker's CPU (user + system) per refused request, less its idle
 CPU over the same time.
 
