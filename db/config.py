@@ -56,9 +56,17 @@ class Settings:
 
 def local_secrets(var_dir: Path) -> dict[str, str]:
     """Development secrets for the embedded services (the cluster's passwords, Redis's password,
-    the JWT secret), generated once and kept in var/secrets.json."""
+    the JWT secret, the key download URLs are signed with), generated once and kept in
+    var/secrets.json."""
     path = var_dir / "secrets.json"
-    names = ("pg_password", "authenticator_password", "jobs_password", "redis_password", "jwt_secret")
+    names = (
+        "pg_password",
+        "authenticator_password",
+        "jobs_password",
+        "redis_password",
+        "jwt_secret",
+        "file_url_secret",
+    )
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if all(n in stored for n in names):
         return stored

@@ -167,6 +167,17 @@ PROCESSES: tuple[Process, ...] = (
         describe=lambda s: f"mail:      {s.mail_dir}/  (every email the worker sends, as .eml)",
     ),
     Process(
+        name="clamd",
+        program="clamd",
+        command=lambda s: s.clamd.command(),
+        ready=lambda s: s.clamd.answers(),
+        embedded=lambda s: s.external_clamd_url is None,
+        port=lambda s: (s.clamd_port, "CLAMD_PORT"),
+        describe=lambda s: (
+            f"clamd:     {s.clamd_url}  (test signatures only: point CLAMD_URL at a clamd kept by freshclam)"
+        ),
+    ),
+    Process(
         name="jobs",
         program="jobs",
         command=lambda s: [sys.executable, "-m", "jobs"],

@@ -11,6 +11,7 @@ import redis
 
 from db.config import ConfigError, Settings, port
 from db.local import LocalDatabase, check_url
+from stack.clamd import EmbeddedClamd
 from stack.redis_server import EmbeddedRedis
 
 
@@ -24,6 +25,9 @@ class Stack:
     smtp_port: int = 8025
     external_smtp_url: str | None = None
     jobs_metrics_port: int = 9102
+    # The scanner's clamd runs unless CLAMD_URL names one of someone else's.
+    clamd_port: int = 3310
+    external_clamd_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Stack:
@@ -47,6 +51,8 @@ class Stack:
             smtp_port=port(env, "SMTP_PORT", 8025),
             external_smtp_url=env.get("SMTP_URL") or None,
             jobs_metrics_port=port(env, "JOBS_METRICS_PORT", 9102),
+            clamd_port=port(env, "CLAMD_PORT", 33100),
+            external_clamd_url=env.get("CLAMD_URL") or None,
         )
 
     @property
@@ -67,6 +73,18 @@ class Stack:
     @property
     def mail_dir(self) -> Path:
         return self.var_dir / "mail"
+
+    @property
+    def clamd(self) -> EmbeddedClamd:
+        return EmbeddedClamd(self.var_dir / "clamd", self.clamd_port)
+
+    @property
+    def clamd_url(self) -> str:
+        return self.external_clamd_url or self.clamd.url()
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.var_dir / "storage" / "certificates"
 
     @property
     def edge_url(self) -> str:
@@ -97,6 +115,10 @@ class Stack:
             "SMTP_URL": self.smtp_url,
             "ARCHIVE_DIR": str(self.var_dir / "storage" / "audit-archive"),
             "JOBS_METRICS_PORT": str(self.jobs_metrics_port),
+            "STORAGE_DIR": str(self.storage_dir),
+            "FILE_URL_SECRET": self.database.secrets["file_url_secret"],
+            "PUBLIC_URL": self.edge_url,
+            "CLAMD_URL": self.clamd_url,
         }
 
     def write_env_file(self) -> Path:

@@ -17,11 +17,14 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import httpx
 import jwt
 import psycopg
 import pytest
 
 from db.cluster import free_port, port_in_use
+from db.tokens import mint
+from tests import samples
 from tests.db.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,11 +151,10 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> dict[st
 
 @pytest.mark.slow
 def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Path) -> None:
-    ports = {
-        name: free_port() for name in ("PG_PORT", "REDIS_PORT", "EDGE_PORT", "SMTP_PORT", "JOBS_METRICS_PORT")
-    }
+    names = ("PG_PORT", "REDIS_PORT", "EDGE_PORT", "SMTP_PORT", "JOBS_METRICS_PORT", "CLAMD_PORT")
+    ports = {name: free_port() for name in names}
     env = {**os.environ, "VAR_DIR": str(var_dir), **{k: str(v) for k, v in ports.items()}}
-    for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET", "SMTP_URL"):
+    for name in ("DATABASE_URL", "REDIS_URL", "EDGE_DATABASE_URL", "JWT_SECRET", "SMTP_URL", "CLAMD_URL"):
         env.pop(name, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "stack", "run"],
@@ -176,6 +178,7 @@ def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Pa
         with psycopg.connect(run_env["EDGE_DATABASE_URL"].strip("'")) as conn:
             assert conn.execute("select current_user").fetchone() == ("authenticator",)
         mahroom_email_after_a_teacher_marks(run_env["DATABASE_URL"].strip("'"), var_dir / "mail")
+        certificate_scanned_and_downloaded({k: v.strip("'") for k, v in run_env.items()}, var_dir)
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
@@ -184,6 +187,7 @@ def test_run_serves_ready_over_seeded_data_and_stops_what_it_started(var_dir: Pa
     assert not port_in_use(ports["PG_PORT"]) and not port_in_use(ports["REDIS_PORT"])
     assert not port_in_use(ports["EDGE_PORT"])
     assert not port_in_use(ports["SMTP_PORT"]) and not port_in_use(ports["JOBS_METRICS_PORT"])
+    assert not port_in_use(ports["CLAMD_PORT"])
     assert f"mail:      {var_dir / 'mail'}/" in output
 
 
@@ -223,3 +227,35 @@ def mahroom_email_after_a_teacher_marks(database_url: str, mail_dir: Path) -> No
         )
 
     wait_for(landed, 30, "the mahroom email in var/mail/")
+
+
+def certificate_scanned_and_downloaded(run_env: dict[str, str], var_dir: Path) -> None:
+    """A student uploads a certificate to the running edge; the worker scans it with the stack's
+    clamd (an EICAR copy is quarantined, a clean one is not); the signed URL downloads it."""
+    with psycopg.connect(run_env["DATABASE_URL"]) as conn:
+        row = conn.execute("select id from app.students order by id limit 1").fetchone()
+    assert row is not None
+    headers = {"Authorization": f"Bearer {mint(run_env['JWT_SECRET'], row[0])}"}
+    edge = run_env["EDGE_URL"]
+    results = {}
+    contents = {"clean.pdf": samples.pdf(), "infected.pdf": samples.pdf_with_eicar()}
+    for name, content in contents.items():
+        response = httpx.post(
+            f"{edge}/api/students/files/upload", files={"file": (name, content)}, headers=headers, timeout=30
+        )
+        assert response.status_code == 201, response.text
+        results[name] = response.json()
+    assert (var_dir / "storage" / "certificates" / f"{results['clean.pdf']['fileId']}.pdf").exists()
+
+    def scanned() -> bool:
+        statuses = [
+            httpx.get(f"{edge}/api/students/files/{r['fileId']}", headers=headers, timeout=10).json()[
+                "status"
+            ]
+            for r in results.values()
+        ]
+        return statuses == ["clean", "quarantined"]
+
+    wait_for(scanned, 60, "the worker to scan both certificates")
+    assert httpx.get(results["clean.pdf"]["signedUrl"], timeout=10).content == contents["clean.pdf"]
+    assert httpx.get(results["infected.pdf"]["signedUrl"], timeout=10).status_code == 403
