@@ -27,7 +27,7 @@ help:
 	@echo "make bench-edge ARGS='--json out.json'        cached and uncached dashboard against a constant endpoint"
 	@echo "make bench-live ARGS='--json out.json'        live updates: commit to client, broadcast, idle streams, marking throughput"
 	@echo "make bench-jobs ARGS='--json out.json'        jobs worker, alert emails, the alert backstop and the trigger path"
-	@echo "make bench-files ARGS='--json out.json'       exports (a year of records as PDF and CSV)"
+	@echo "make bench-files ARGS='--json out.json'       uploads, exports and audit archival"
 
 # Debian packages: installed with apt when running as root, otherwise named.
 system:

@@ -2489,6 +2489,22 @@ COMMENT ON FUNCTION app.check_alerts() IS 'Hourly backstop (pg_cron): apply_aler
 
 
 --
+-- Name: check_certificate_uploader(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.check_certificate_uploader() RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform app.caller_student_id();
+end;
+$$;
+
+
+ALTER FUNCTION app.check_certificate_uploader() OWNER TO postgres;
+
+--
 -- Name: check_export_range(date, date); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -6621,7 +6637,6 @@ REVOKE ALL ON FUNCTION app.begin_events() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.caller_student_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.caller_student_id() TO authenticated;
 
 
 --
@@ -6661,6 +6676,14 @@ REVOKE ALL ON FUNCTION app.certificates_changed(p_student_id uuid, p_file_id uui
 --
 
 REVOKE ALL ON FUNCTION app.check_alerts() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION check_certificate_uploader(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.check_certificate_uploader() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_certificate_uploader() TO authenticated;
 
 
 --

@@ -93,7 +93,7 @@ async def upload() -> Response:
     decision = await enforce("upload", caller)
     s = state()
     # Only a student has certificates: refused before a byte of the body is read.
-    await s.db.call_as(caller.claims, "select app.caller_student_id()")
+    await s.db.call_as(caller.claims, "select app.check_certificate_uploader()")
     s.storage.check()
     reader: UploadReader | None = None
     try:

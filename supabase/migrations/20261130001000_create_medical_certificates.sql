@@ -157,8 +157,24 @@ begin
 end;
 $$;
 
--- The edge asks first, before it reads an upload's body, whether the caller is a student.
-grant execute on function app.caller_student_id() to authenticated;
+/**
+ * Refuse (42501) a caller who is not a student: the edge asks before it reads an upload's body,
+ * so nobody else's upload is streamed to storage only to be refused.
+ */
+create function app.check_certificate_uploader()
+    returns void
+    language plpgsql
+    stable
+    security definer
+    set search_path = ''
+as $$
+begin
+    perform app.caller_student_id();
+end;
+$$;
+
+revoke execute on function app.check_certificate_uploader() from public;
+grant execute on function app.check_certificate_uploader() to authenticated;
 
 revoke execute on function app.register_certificate(uuid, text, text, text, integer, text, text) from public;
 grant execute on function app.register_certificate(uuid, text, text, text, integer, text, text) to authenticated;
