@@ -86,7 +86,7 @@ def check_extension(name: str, media_type: str) -> None:
     if extension not in allowed:
         shown = f".{extension}" if extension else "no extension"
         raise UnsupportedMediaTypeError(
-            f"The file is a {media_type} but is named with {shown}; use .{' or .'.join(allowed)}.",
+            f"The file's content is {media_type} but its name has {shown}; use .{' or .'.join(allowed)}.",
             field="file",
         )
 
@@ -261,8 +261,8 @@ class UploadReader:
                 "The file is not a PDF, JPEG or PNG (by its content).", field="file"
             )
         assert self._file_name is not None
-        check_extension(self._file_name, media_type)
         self._media_type = media_type
+        check_extension(self._file_name, media_type)
         self._writer = await self._open_writer(self._stored_name(), media_type)
 
     def _stored_name(self) -> str:

@@ -63,6 +63,19 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+async def test_a_refused_upload_is_audited_with_what_was_known(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
+    me = school.demo_student_id
+    status, body = await upload(client, me, "scan.pdf", samples.png())
+    assert status == 415
+    assert body["error"]["message"] == "The file's content is image/png but its name has .pdf; use .png."
+    [(metadata, success, _)] = uploads_audited(db, me)
+    assert success is False
+    assert metadata["fileName"] == "scan.pdf" and metadata["type"] == "image/png"
+    assert metadata["size"] == len(samples.png())
+
+
 async def test_an_upload_is_stored_queued_for_a_scan_and_audited(
     client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
 ) -> None:
@@ -241,6 +254,7 @@ async def test_bad_files_are_refused_audited_and_nothing_is_kept(
     [(metadata, success, error)] = uploads_audited(db, me)
     assert success is False and error == body["error"]["message"]
     assert metadata["status"] == "refused" and metadata["httpStatus"] == status
+    assert metadata["fileName"] in (name, None)
 
 
 def post_served(base: str, user: Any, body: bytes | Any, content_type: str, **headers: str) -> httpx.Response:
