@@ -50,7 +50,7 @@ from edge.serving import EdgeState, enrich
 from edge.settings import EdgeSettings
 from edge.storage import Backend, LocalBackend, Storage, SupabaseBackend
 from edge.streams import Hub
-from edge.validation import BODY_LIMIT_ATTRIBUTE
+from edge.validation import BODY_LIMIT_ATTRIBUTE, as_validation_error
 
 log = structlog.get_logger("edge")
 
@@ -217,7 +217,7 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_request(error: RequestSchemaValidationError) -> Response:
-        return error_response(_validation_error(error), conf.debug)
+        return error_response(as_validation_error(error), conf.debug)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -261,20 +261,6 @@ def _storage_backend(conf: EdgeSettings) -> Backend:
 async def _configure_connection(conn: AsyncConnection[Any]) -> None:
     """json and jsonb results parsed by orjson (the api functions answer in jsonb)."""
     set_json_loads(orjson.loads, conn)
-
-
-def _validation_error(error: RequestSchemaValidationError) -> ValidationError:
-    """The first failing field, by name (P41)."""
-    inner: Any = error.validation_error
-    errors = inner.errors() if hasattr(inner, "errors") else []
-    if errors:
-        first = errors[0]
-        field = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__") or None
-        if first.get("type") == "extra_forbidden":
-            return ValidationError(f"Unknown parameter {field!r}.", field=field)
-        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-        return ValidationError(f"{field}: {message}.", field=field)
-    return ValidationError(str(inner) or "The request is not valid.")
 
 
 async def _warn_about_eviction_policy(client: Redis) -> None:

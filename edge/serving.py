@@ -7,17 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from quart import Response, current_app, request
+from quart import Response, current_app, g, request
+from quart_schema import RequestSchemaValidationError
 
 from edge.auth import Caller, TokenRejected, TokenVerifier
 from edge.cache import CacheService, CacheSpec, Entry, ResponseCache
 from edge.db import Database
-from edge.errors import AuthenticationError, RateLimitError, ValidationError
+from edge.errors import ApiError, AuthenticationError, RateLimitError, ValidationError
 from edge.gate import Gate
 from edge.guarded_redis import GuardedRedis
 from edge.observability import Metrics, current_trace
@@ -26,11 +28,13 @@ from edge.resources import ResourceMonitor
 from edge.settings import EdgeSettings
 from edge.storage import Storage
 from edge.streams import Hub
+from edge.validation import as_validation_error
 
 if TYPE_CHECKING:
     from edge.outbox import Bridge
 
 log = structlog.get_logger("edge")
+Handler = Callable[..., Awaitable[Any]]
 
 
 @dataclass
@@ -119,7 +123,11 @@ async def refuse(decision: Decision, bucket: str, identity: str, user_id: str | 
 
 
 async def authenticate() -> Caller:
-    """The verified caller, or 401 with one audit entry (per IP rate-limited, so no flood)."""
+    """The verified caller, or 401 with one audit entry (per IP rate-limited, so no flood).
+    Verified once per request."""
+    known: Caller | None = g.get("caller")
+    if known is not None:
+        return known
     s = state()
     try:
         caller = await s.verifier.verify(request.headers.get("Authorization"))
@@ -138,7 +146,43 @@ async def authenticate() -> Caller:
         )
         raise AuthenticationError(rejected.message) from rejected
     current_trace().user_id = caller.key
+    g.caller = caller
     return caller
+
+
+def audit_refusals(action: str, resource: str) -> Callable[[Handler], Handler]:
+    """An audited action's bad input is audited too. Outermost on the view: the caller is
+    authenticated first (so the request's own checks, a query's included, know who asked), and
+    a refusal (a 4xx other than 401 and 429, which have entries of their own) writes one entry
+    with success false, the status and the message, then goes to the client as it was."""
+
+    def decorator(func: Handler) -> Handler:
+        @wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = await authenticate()
+            try:
+                return await func(*args, **kwargs)
+            except (ApiError, RequestSchemaValidationError) as exc:
+                refusal = exc if isinstance(exc, ApiError) else as_validation_error(exc)
+                if 400 <= refusal.status < 500 and refusal.status not in (401, 429):
+                    await audit(
+                        action,
+                        resource,
+                        user_id=caller.key,
+                        resource_id=kwargs.get("id"),
+                        metadata={
+                            "httpStatus": refusal.status,
+                            "path": request.path,
+                            "query": request.query_string.decode("latin-1")[:500],
+                        },
+                        success=False,
+                        error=refusal.message,
+                    )
+                raise
+
+        return wrapper
+
+    return decorator
 
 
 async def enforce(bucket: str, caller: Caller) -> Decision:

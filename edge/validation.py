@@ -86,3 +86,17 @@ async def read_body(model: type[M], choose: Callable[[Any], type[M]] | None = No
         return TypeAdapter(choose(data) if choose else model).validate_python(data)
     except PydanticValidationError as error:
         raise RequestSchemaValidationError(error) from error
+
+
+def as_validation_error(error: RequestSchemaValidationError) -> ValidationError:
+    """The first failing field, by name (P41)."""
+    inner: Any = error.validation_error
+    errors = inner.errors() if hasattr(inner, "errors") else []
+    if errors:
+        first = errors[0]
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__") or None
+        if first.get("type") == "extra_forbidden":
+            return ValidationError(f"Unknown parameter {field!r}.", field=field)
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        return ValidationError(f"{field}: {message}.", field=field)
+    return ValidationError(str(inner) or "The request is not valid.")

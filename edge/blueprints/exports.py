@@ -14,7 +14,7 @@ from quart import Blueprint, Response, stream_with_context
 from edge.contract import operation
 from edge.exports import csv_chunk, pdf_document
 from edge.schemas import ExportQuery
-from edge.serving import audit, authenticate, enforce, state
+from edge.serving import audit, audit_refusals, authenticate, enforce, state
 from edge.validation import validate_query
 
 exports = Blueprint("exports", __name__, url_prefix="/api/students")
@@ -23,6 +23,7 @@ RECORDS = "select * from api.export_records(%s, %s)"
 
 
 @exports.get("/export")
+@audit_refusals("data_export", "attendance_records")
 @validate_query(ExportQuery)
 @operation(
     errors=(400, 403),

@@ -33,7 +33,7 @@ from edge.schemas import (
     StoredFile,
     UploadResult,
 )
-from edge.serving import audit, authenticate, client_ip, enforce, refuse, state
+from edge.serving import audit, audit_refusals, authenticate, client_ip, enforce, refuse, state
 from edge.uploads import MAX_BODY_BYTES, Received, UploadReader, boundary_of
 from edge.validation import body_limit, path_uuid, read_body, validate_query
 
@@ -187,6 +187,7 @@ async def get_file(id: str, query_args: NoQuery) -> Response:  # noqa: A002 - th
 
 
 @files.delete("/api/students/files/<file_id:id>")
+@audit_refusals("file_delete", "medical_certificate")
 @validate_query(NoQuery)
 @document_response(DeletedFile, 200)
 @operation(errors=(400, 403, 404), uuid_params=("id",))
@@ -210,6 +211,7 @@ async def delete_file(id: str, query_args: NoQuery) -> Response:  # noqa: A002 -
 
 
 @files.post("/api/staff/files/<id>/review")
+@audit_refusals("file_review", "medical_certificate")
 @validate_query(NoQuery)
 @document_request(Review)
 @document_response(StoredFile, 200)

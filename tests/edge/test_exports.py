@@ -98,22 +98,38 @@ async def test_the_sixth_export_in_an_hour_is_refused(client: Client, school: Se
     assert int(refused.headers["Retry-After"]) > 0
 
 
-async def test_bad_exports_name_what_is_wrong(client: Client, school: SeedResult) -> None:
+async def test_bad_exports_name_what_is_wrong_and_are_audited(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any]
+) -> None:
     headers = bearer(school.demo_student_id)
-    for query, field in (
+    bad = (
         ("format=csv&from=2026-12-31&to=2026-01-01", "to"),
         ("format=xlsx&" + RANGE, "format"),
         ("format=csv&to=2026-01-01", "from"),
         ("format=csv&from=2026-02-30&to=2026-03-01", "from"),
-    ):
+    )
+    messages = []
+    for query, field in bad:
         response = await client.get(f"/api/students/export?{query}", headers=headers)
         body = await response.get_json()
         assert response.status_code == 400, (query, body)
         assert body["error"]["field"] == field, (query, body)
+        messages.append(body["error"]["message"])
     staff = await client.get(
         f"/api/students/export?format=csv&{RANGE}", headers=bearer(school.demo_teacher_id)
     )
     assert staff.status_code == 403
+    entries = db.execute(
+        "select user_id, metadata->>'query', (metadata->>'httpStatus')::int, error_message"
+        " from audit.audit_logs where action = 'data_export' and not success order by timestamp"
+    ).fetchall()
+    assert entries == [
+        *(
+            (school.demo_student_id, query, 400, message)
+            for (query, _), message in zip(bad, messages, strict=True)
+        ),
+        (school.demo_teacher_id, f"format=csv&{RANGE}", 403, (await staff.get_json())["error"]["message"]),
+    ]
 
 
 def test_the_audit_entry_has_the_callers_address(

@@ -464,9 +464,14 @@ async def test_review_by_the_class_teacher_of_a_clean_file_notifies_and_audits(
     assert status == 409 and body["error"]["code"] == "CONFLICT"
     db.execute("update app.medical_certificates set status = 'clean'")
     # A teacher of another class, the student, a bad decision, a rejection without a reason.
-    assert (await review(client, another_class_teacher(db, me), first["fileId"], decision="approve"))[
-        0
-    ] == 403
+    stranger = another_class_teacher(db, me)
+    assert (await review(client, stranger, first["fileId"], decision="approve"))[0] == 403
+    refused = db.execute(
+        "select resource_id, metadata->>'httpStatus' from audit.audit_logs"
+        " where action = 'file_review' and not success and user_id = %s",
+        (stranger,),
+    ).fetchall()
+    assert refused == [(first["fileId"], "403")]
     assert (await review(client, me, first["fileId"], decision="approve"))[0] == 403
     status, body = await review(client, teacher, first["fileId"], decision="maybe")
     assert status == 400 and body["error"]["field"] == "decision"
@@ -494,9 +499,14 @@ async def test_review_by_the_class_teacher_of_a_clean_file_notifies_and_audits(
     assert notes == [("file_approved", True), ("file_rejected", True)]
     reviews = db.execute(
         "select user_id, metadata->>'decision' from audit.audit_logs"
-        " where action = 'file_review' order by timestamp"
+        " where action = 'file_review' and success order by timestamp"
     ).fetchall()
     assert reviews == [(teacher, "approve"), (school.admin_id, "reject")]
+    # Every refused review was audited as one: the 409s, the 403s, the 400s and the 404.
+    failures = db.execute(
+        "select count(*) from audit.audit_logs where action = 'file_review' and not success"
+    ).fetchone()
+    assert failures == (7,)
 
 
 async def test_file_updates_off_means_no_in_app_notice(
