@@ -7,9 +7,9 @@ Uploads of 10 MiB PDFs to a served edge (hypercorn, local storage, a token per r
 rate limit raised): `uploads` per round from `concurrency` clients at once, five rounds
 interleaved with the baseline, bench/upload_app.py, which streams the same multipart body to a
 file (written aside, synced, renamed) with no parsing, hashing, database or limits. Memory: the
-served process's peak RSS during 16 uploads at once, less its RSS before, per upload, for both
+served process's peak RSS during 32 uploads at once, less its RSS before, per upload, for both
 (the median of three bursts: RSS moves with the allocator as much as with the uploads). A
-first burst of 16 is not counted: it opens what that concurrency needs once (database
+first burst of 32 is not counted: it opens what that concurrency needs once (database
 connections, threads).
 
 Junk: a body whose multipart boundary is buried after megabytes of padding, and one of a
@@ -350,7 +350,7 @@ def uploads(
                 figures[f"{name}_upload_mib_s"] = statistics.median(rates[name])
             figures["upload_throughput_ratio"] = figures["edge_upload_mib_s"] / figures["bare_upload_mib_s"]
 
-            at_once = 16
+            at_once = 32
             for name, (url, pid, directory) in targets.items():
                 # A first burst opens what concurrency needs once (pool connections, threads).
                 _burst(url, headers, body, at_once)
