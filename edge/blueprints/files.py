@@ -92,11 +92,12 @@ async def upload() -> Response:
     caller = await authenticate()
     decision = await enforce("upload", caller)
     s = state()
-    # Only a student has certificates: refused before a byte of the body is read.
-    await s.db.call_as(caller.claims, "select app.check_certificate_uploader()")
-    s.storage.check()
     reader: UploadReader | None = None
     try:
+        # Only a student has certificates, and storage must be there: both are known before a
+        # byte of the body is read.
+        await s.db.call_as(caller.claims, "select app.check_certificate_uploader()")
+        s.storage.check()
         reader = UploadReader(
             boundary_of(request.headers.get("Content-Type")), s.storage.writer, s.settings.upload_stall_s
         )

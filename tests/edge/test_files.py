@@ -385,6 +385,8 @@ async def test_staff_cannot_upload_and_the_limit_is_ten_an_hour(
 ) -> None:
     status, body = await upload(client, school.demo_teacher_id, "a.pdf", ONE_PDF)
     assert status == 403, body
+    [(metadata, success, _)] = uploads_audited(db, school.demo_teacher_id)
+    assert success is False and metadata == {"status": "refused", "httpStatus": 403}
     me = school.demo_student_id
     for _ in range(10):
         assert (await upload(client, me, "a.pdf", ONE_PDF))[0] == 201
