@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-from storage3 import AsyncStorageClient
-from storage3.exceptions import StorageApiError
 
 
 class StorageError(Exception):
@@ -59,13 +57,20 @@ class LocalStore:
 
 
 class SupabaseStore:
+    """storage3 is imported only when Supabase Storage is configured: it is most of the
+    worker's start-up time otherwise."""
+
     def __init__(self, url: str, service_key: str, bucket: str, timeout_s: float = 30.0) -> None:
+        from storage3 import AsyncStorageClient
+
         headers = {"apikey": service_key, "Authorization": f"Bearer {service_key}"}
         client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
         self._client = AsyncStorageClient(f"{url.rstrip('/')}/storage/v1/", headers, http_client=client)
         self._bucket = bucket
 
     async def read(self, key: str) -> bytes:
+        from storage3.exceptions import StorageApiError
+
         try:
             return await self._client.from_(self._bucket).download(_checked(key))
         except StorageApiError as exc:
@@ -76,6 +81,8 @@ class SupabaseStore:
             raise StorageError(f"Supabase Storage could not give {key}: {exc!r}") from exc
 
     async def delete(self, key: str) -> None:
+        from storage3.exceptions import StorageApiError
+
         try:
             await self._client.from_(self._bucket).remove([_checked(key)])
         except (httpx.HTTPError, StorageApiError) as exc:

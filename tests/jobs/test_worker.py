@@ -166,14 +166,21 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_only_in_the_data_
     rng = random.Random(20261130)
     sink.delay_s = 0.003
     kills = 0
+    # Every read counts as an attempt, and a message read by several workers in a row that were
+    # all killed would reach the dead letters (a crash loop's guard, tested elsewhere). Here the
+    # question is loss and duplicates, so attempts (20, the most allowed; 16 workers read here)
+    # are not what runs out.
+    attempts = "20"
     # Fifteen workers, each killed at a random moment: starting, reading, sending, marking.
     for _ in range(15):
         notify(db, school.students, "attendance_warning", 10)
-        proc = workers.start(JOBS_VISIBILITY_S="1", SMTP_CONNECTIONS="2", JOBS_BATCH="7")
+        proc = workers.start(
+            JOBS_VISIBILITY_S="1", SMTP_CONNECTIONS="2", JOBS_BATCH="7", JOBS_ATTEMPTS=attempts
+        )
         time.sleep(rng.uniform(0.05, 0.9))  # a random moment to kill it at
         workers.kill(proc)
         kills += 1
-    workers.start(JOBS_VISIBILITY_S="1")
+    workers.start(JOBS_VISIBILITY_S="1", JOBS_ATTEMPTS=attempts)
     wait_settled(db, 60)
     ds = deliveries(db)
     assert {d["status"] for d in ds.values()} == {"sent"}, "every delivery was sent"
