@@ -64,8 +64,8 @@ class LocalWriter:
         self._fd = os.open(self._aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     async def write(self, chunk: bytes) -> None:
-        # Writes of a chunk land in the page cache; they leave the event loop only when the disk
-        # pushes back (a thread per chunk would cost more than the copy).
+        # On the event loop: a chunk lands in the page cache, and a thread hop per chunk cost
+        # more than the copy (bench/README.md). A disk that pushes back blocks the loop meanwhile.
         view = memoryview(chunk)
         while view:
             written = os.write(self._fd, view)
