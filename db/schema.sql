@@ -1553,13 +1553,7 @@ begin
     if v_row.id is null then
         raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
     end if;
-    if not (
-        app.is_admin()
-        or exists (
-            select 1 from app.students as s
-            where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
-        )
-    ) then
+    if not app.may_review_certificates_of(v_row.student_id) then
         raise exception using
             errcode = '42501',
             message = 'only a teacher of the student''s class or an admin may review this certificate';
@@ -3210,6 +3204,26 @@ $$;
 ALTER FUNCTION app.maintain_events() OWNER TO postgres;
 
 --
+-- Name: may_review_certificates_of(uuid); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.may_review_certificates_of(p_student_id uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    return app.is_admin()
+        or exists (
+            select 1 from app.students as s
+            where s.id = p_student_id and s.class_id in (select app.taught_class_ids())
+        );
+end;
+$$;
+
+
+ALTER FUNCTION app.may_review_certificates_of(p_student_id uuid) OWNER TO postgres;
+
+--
 -- Name: my_class_id(); Type: FUNCTION; Schema: app; Owner: postgres
 --
 
@@ -4017,11 +4031,7 @@ begin
     if v_row.id is null
         or not (
             v_row.student_id = auth.uid()
-            or app.is_admin()
-            or exists (
-                select 1 from app.students as s
-                where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
-            )
+            or app.may_review_certificates_of(v_row.student_id)
         )
     then
         raise exception using errcode = 'P0002', message = format('no certificate %s', p_file_id);
@@ -6856,6 +6866,13 @@ GRANT ALL ON FUNCTION app.is_staff() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION app.maintain_events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION may_review_certificates_of(p_student_id uuid); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.may_review_certificates_of(p_student_id uuid) FROM PUBLIC;
 
 
 --

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from db.cluster import free_port
 from db.migrate import migrate
 from stack.clamd import EmbeddedClamd
 from stack.redis_server import EmbeddedRedis
+from tests.db.helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DB = "tests_tmpl"  # pytest-postgresql names the template <dbname>_tmpl
@@ -120,12 +120,13 @@ def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = EmbeddedClamd(tmp_path_factory.mktemp("clamd"), free_port())
     log = open(server.workdir / "clamd.log", "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT)
+
+    def answers() -> bool:
+        assert proc.poll() is None, (server.workdir / "clamd.log").read_text()
+        return server.answers()
+
     try:
-        deadline = time.monotonic() + 60
-        while not server.answers():
-            assert proc.poll() is None, (server.workdir / "clamd.log").read_text()
-            assert time.monotonic() < deadline, "clamd did not answer PING within 60 s"
-            time.sleep(0.2)
+        wait_for(answers, 60, "clamd to answer PING")
         yield server.url()
     finally:
         proc.terminate()

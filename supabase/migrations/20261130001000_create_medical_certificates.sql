@@ -249,6 +249,28 @@ $$;
 comment on function api.certificate(uuid) is 'One certificate the caller may see (RLS).';
 
 /**
+ * The staff who see and review a student's certificates: an admin, or a teacher of the
+ * student's class (the row policy above says the same set-wise, for lists).
+ */
+create function app.may_review_certificates_of(p_student_id uuid)
+    returns boolean
+    language plpgsql
+    stable
+    security definer
+    set search_path = ''
+as $$
+begin
+    return app.is_admin()
+        or exists (
+            select 1 from app.students as s
+            where s.id = p_student_id and s.class_id in (select app.taught_class_ids())
+        );
+end;
+$$;
+
+revoke execute on function app.may_review_certificates_of(uuid) from public;
+
+/**
  * The certificate by id, for the security definer functions below, which see every row: P0002
  * when there is none or the caller could not see it (the policy's rule, restated), so a
  * stranger learns nothing about other students' files.
@@ -267,11 +289,7 @@ begin
     if v_row.id is null
         or not (
             v_row.student_id = auth.uid()
-            or app.is_admin()
-            or exists (
-                select 1 from app.students as s
-                where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
-            )
+            or app.may_review_certificates_of(v_row.student_id)
         )
     then
         raise exception using errcode = 'P0002', message = format('no certificate %s', p_file_id);
@@ -346,13 +364,7 @@ begin
     if v_row.id is null then
         raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
     end if;
-    if not (
-        app.is_admin()
-        or exists (
-            select 1 from app.students as s
-            where s.id = v_row.student_id and s.class_id in (select app.taught_class_ids())
-        )
-    ) then
+    if not app.may_review_certificates_of(v_row.student_id) then
         raise exception using
             errcode = '42501',
             message = 'only a teacher of the student''s class or an admin may review this certificate';

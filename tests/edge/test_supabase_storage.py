@@ -29,6 +29,7 @@ from db.seed import SeedResult
 from edge import create_app
 from edge.settings import EdgeSettings
 from tests import samples
+from tests.db.helpers import wait_for
 from tests.edge.conftest import bearer
 from tests.edge.test_files import UPLOAD, path_of, upload
 
@@ -68,10 +69,12 @@ def storage_api(tmp_path: Path) -> Iterator[FakeStorage]:
     port, key = free_port(), secrets.token_urlsafe(24)
     root = tmp_path / "supabase-storage"
     proc = subprocess.Popen([sys.executable, "-m", "tests.storage_server", str(port), str(root), key])
-    deadline = time.monotonic() + 20
-    while not _listening(port):
-        assert proc.poll() is None and time.monotonic() < deadline, "the storage API did not start"
-        time.sleep(0.05)
+
+    def listening() -> bool:
+        assert proc.poll() is None, "the storage API exited"
+        return _listening(port)
+
+    wait_for(listening, 20, "the storage API to listen")
     fake = FakeStorage(f"http://127.0.0.1:{port}", root, key, proc)
     yield fake
     if proc.poll() is None:
