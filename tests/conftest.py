@@ -28,9 +28,10 @@ TEMPLATE_DB = "tests_tmpl"  # pytest-postgresql names the template <dbname>_tmpl
 def load_template(host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
     """Migrate the template once per session; every test database is cloned from it.
 
-    The template is pg_cron's database, so its jobs would really run in it every minute (and
-    populate the views every later clone inherits): they are kept but switched off. The test
-    that needs pg_cron to run a job starts a cluster of its own.
+    The template is pg_cron's database: a job that ran in it would populate the views every
+    later clone inherits. Jobs are switched off once migrated, and until then none can run
+    (pg_cron connects to a socket that does not exist, see postgresql_proc). The test that
+    needs pg_cron to run a job starts a cluster of its own.
     """
     url = f"postgresql://{user}@{host}:{port}/{dbname}"
     migrate(url, log=lambda _: None)
@@ -49,7 +50,10 @@ postgresql_proc = factories.postgresql_proc(
     postgres_options=(
         "-c shared_preload_libraries=pg_cron"
         f" -c cron.database_name={TEMPLATE_DB}"
-        " -c cron.use_background_workers=on"
+        # Jobs connect over libpq to a host that does not exist, so a job falling due while the
+        # template is migrated fails instead of running (it was switched off only afterwards).
+        " -c cron.use_background_workers=off"
+        " -c cron.host=/nonexistent"
         " -c max_worker_processes=32"
         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         " -c timezone=UTC"
