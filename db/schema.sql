@@ -399,9 +399,11 @@ CREATE FUNCTION analytics.class_figures(p_class_id uuid) RETURNS SETOF analytics
 begin
     if analytics.is_populated('analytics.class_statistics') then
         return query select * from analytics.class_statistics as cs where cs.class_id = p_class_id;
-    else
-        return query select * from analytics.class_statistics_live as cs where cs.class_id = p_class_id;
+        if found then
+            return;
+        end if;
     end if;
+    return query select * from analytics.class_statistics_live as cs where cs.class_id = p_class_id;
 end;
 $$;
 
@@ -458,11 +460,13 @@ begin
         return query
         select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
         from analytics.student_rankings as r where r.class_id = p_class_id;
-    else
-        return query
-        select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
-        from analytics.student_rankings_live as r where r.class_id = p_class_id;
+        if found then
+            return;
+        end if;
     end if;
+    return query
+    select r.student_id, r.class_id, r.rank, r.total_students, r.attendance_rate, r.percentile
+    from analytics.student_rankings_live as r where r.class_id = p_class_id;
 end;
 $$;
 
