@@ -161,24 +161,58 @@ class LineWriter:
         sys.stdout.flush()
 
 
+# Libraries that narrate routine work at INFO: fontTools lists every table it subsets for each
+# PDF export.
+QUIET_LIBRARIES = ("fontTools",)
+
+
+class JsonLogHandler(logging.Handler):
+    """Records of standard-library loggers (psycopg's pool, hypercorn, fpdf2) as the same JSON
+    lines as the edge's own, through the same writer, with the logger's name."""
+
+    def __init__(self, output: TurnWriter | LineWriter, processors: list[Any]) -> None:
+        super().__init__()
+        self._output = output
+        self.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors[:-1]],
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, processors[-1]],
+            )
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._output.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging must never break the request that logged
+            self.handleError(record)
+
+
 def configure_logging(debug: bool = False, output: TurnWriter | LineWriter | None = None) -> None:
-    """JSON log lines on standard output; the serving process passes a TurnWriter."""
-    logging.basicConfig(
-        format="%(message)s", stream=sys.stdout, level=logging.DEBUG if debug else logging.INFO
-    )
+    """JSON log lines on standard output, the edge's and its libraries' alike; the serving
+    process passes a TurnWriter."""
+    level = logging.DEBUG if debug else logging.INFO
+    writer = output or LineWriter()
+    processors: list[Any] = [
+        structlog.processors.add_log_level,
+        utc_timestamp,
+        # Stack traces without frame locals: locals hold tokens, passwords and secrets.
+        structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        ),
+        # orjson: a log line per request stays cheap.
+        structlog.processors.JSONRenderer(serializer=_orjson_text),
+    ]
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, JsonLogHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(JsonLogHandler(writer, processors))
+    root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            utc_timestamp,
-            # Stack traces without frame locals: locals hold tokens, passwords and secrets.
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
-            # orjson: a log line per request stays cheap.
-            structlog.processors.JSONRenderer(serializer=_orjson_text),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug else logging.INFO),
-        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, output or LineWriter())),
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, writer)),
         cache_logger_on_first_use=True,
     )
 

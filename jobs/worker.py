@@ -28,6 +28,7 @@ import structlog
 from pgmq.async_queue import PGMQueue
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from jobs.logs import configure_logging
 from jobs.scanning import Clamd
 from jobs.settings import Settings, SettingsError
 from jobs.storage import LocalStore, Store, SupabaseStore
@@ -347,6 +348,7 @@ async def serve(settings: Settings, extra_tasks: Iterable[Task] = ()) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     del argv
+    configure_logging()
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import json
+import logging
 import re
 import sys
 import time
 
 import pytest
 
-from edge.observability import TurnWriter, UniqueIds, request_id, utc_timestamp
+from edge.exports import pdf_document
+from edge.observability import TurnWriter, UniqueIds, configure_logging, request_id, utc_timestamp
 
 
 def test_timestamps_are_iso_utc_with_microseconds_and_move_forward() -> None:
@@ -66,3 +69,36 @@ async def test_log_lines_of_one_loop_turn_leave_in_one_write_in_order(
     writer.write("next turn\n")
     await asyncio.sleep(0)
     assert out.getvalue().endswith("line 49\nnext turn\n") and out.writes == 2
+
+
+def test_library_log_records_are_json_lines_and_font_subsetting_is_not_narrated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """psycopg's pool, hypercorn and fpdf2 log through the standard library: their records
+    reach the log as the edge's own JSON lines, a trace without frame locals; a PDF export's
+    font subsetting (fontTools, at INFO) leaves no line at all."""
+    configure_logging()
+    capsys.readouterr()
+    logging.getLogger("psycopg.pool").warning("pool %s exhausted", "edge")
+    pdf_document(
+        {"studentName": "Oʻgʻiloy Ўқувчи", "className": "10-A", "from": "2026-09-01", "to": "2026-09-30"},
+        [(dt.date(2026, 9, 1), 1, "Mathematics", "present", "10-A", None)],
+    )
+    api_key = "sk-secret-value"
+
+    def fails(key: str) -> None:
+        raise RuntimeError("storage refused")
+
+    try:
+        fails(api_key)
+    except RuntimeError:
+        logging.getLogger("hypercorn.error").exception("request failed")
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["logger"], r["level"], r["event"]) for r in records] == [
+        ("psycopg.pool", "warning", "pool edge exhausted"),
+        ("hypercorn.error", "error", "request failed"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", r["timestamp"]) for r in records)
+    assert records[1]["exception"][0]["exc_value"] == "storage refused"
+    assert api_key not in lines[1], "frame locals stay out of the trace"
