@@ -64,7 +64,17 @@ def write_month(database_url: str, table: str, path: Path) -> Written:
         raw.flush()
         os.fsync(raw.fileno())
     os.replace(aside, path)
+    _sync_directory(path.parent)
     return Written(path, digest.hexdigest(), path.stat().st_size, rows)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable: the table is dropped only after this."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Hashing(io.RawIOBase):
@@ -187,5 +197,9 @@ class AuditArchive(Task):
 
 def _write_json(path: Path, body: dict[str, Any]) -> None:
     aside = path.with_name(path.name + ".partial")
-    aside.write_text(json.dumps(body, indent=2) + "\n")
+    with open(aside, "w") as out:
+        out.write(json.dumps(body, indent=2) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(aside, path)
+    _sync_directory(path.parent)

@@ -120,13 +120,55 @@ def test_dropping_a_month_that_is_not_verified_is_refused(db: psycopg.Connection
     db.execute("select audit.detach_for_archive(1, '90 days', %s)", (NOW,))
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="not verified"):
         db.execute("select audit.archive_drop('2025-05-01')")
-    assert db.execute("select to_regclass('audit_archive.audit_logs_y2025m05')").fetchone() is not None
+    assert db.execute("select to_regclass('audit_archive.audit_logs_y2025m05')").fetchone() != (None,)
     # The next daily run hands the unfinished month to the worker again.
     db.execute("select pgmq.purge_queue('jobs_low')")
     db.execute("select audit.detach_for_archive(1, '90 days', %s)", (NOW,))
     assert db.execute("select message from pgmq.q_jobs_low").fetchall() == [
         ({"task": "audit_archive", "month": "2025-05-01"},)
     ]
+
+
+def test_a_table_that_no_longer_holds_what_was_archived_is_not_dropped(db: psycopg.Connection[Any]) -> None:
+    """The database recounts before it drops: a verified archive of 10 rows does not let a
+    table of 11 go."""
+    old_month(db, "2025-04", 10)
+    db.execute("analyze audit.audit_logs")
+    db.execute("select audit.detach_for_archive(1, '90 days', %s)", (NOW,))
+    db.execute(
+        "select audit.archive_written('2025-04-01', '/archives/audit-2025-04.csv.gz', repeat('a', 64), 100,"
+        " f.rows, f.first_at, f.last_at) from audit.archive_figures('2025-04-01') as f"
+    )
+    db.execute("select audit.archive_verified('2025-04-01')")
+    db.execute(
+        "insert into audit_archive.audit_logs_y2025m04 (action, resource, timestamp)"
+        " values ('late', 'entry', '2025-04-15')"
+    )
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="holds 11 rows .* its archive 10"):
+        db.execute("select audit.archive_drop('2025-04-01')")
+    assert db.execute("select to_regclass('audit_archive.audit_logs_y2025m04')").fetchone() != (None,)
+    db.execute("delete from audit_archive.audit_logs_y2025m04 where action = 'late'")
+    db.execute("select audit.archive_drop('2025-04-01')")
+    assert archive_row(db, "2025-04")["state"] == "dropped"
+    assert db.execute("select to_regclass('audit_archive.audit_logs_y2025m04')").fetchone() == (None,)
+
+
+def test_a_detach_waiting_behind_a_reader_gives_up_and_detaches_nothing(
+    db: psycopg.Connection[Any], db_url: str
+) -> None:
+    """Detaching needs an exclusive lock on the audit log, and audited requests queue behind a
+    waiting detach: it waits 5 s at most, then the whole run is undone for the next day's."""
+    old_month(db, "2025-03", 10)
+    db.execute("analyze audit.audit_logs")
+    with psycopg.connect(db_url) as reader:
+        reader.execute("select count(*) from audit.audit_logs")  # its transaction stays open
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            db.execute("select audit.detach_for_archive(1, '90 days', %s)", (NOW,))
+        waited = time.monotonic() - started
+    assert 4.5 <= waited < 10
+    assert db.execute("select count(*) from audit.archives").fetchone() == (0,)
+    assert db.execute("select to_regclass('audit.audit_logs_y2025m03')").fetchone() != (None,)
 
 
 @pytest.mark.slow
