@@ -768,7 +768,7 @@ begin
         raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
     end if;
     return app.certificate_json(v_row) || jsonb_build_object(
-        'urlVersion', case when v_row.status not in ('quarantined', 'rejected') then v_row.url_version end
+        'urlVersion', app.certificate_url_version(v_row)
     );
 end;
 $$;
@@ -806,7 +806,7 @@ begin
                     c.id,
                     c.uploaded_at,
                     app.certificate_json(c) || jsonb_build_object(
-                        'urlVersion', case when c.status not in ('quarantined', 'rejected') then c.url_version end
+                        'urlVersion', app.certificate_url_version(c)
                     ) as item
                 from app.medical_certificates as c
                 where certificates.student_id is null or c.student_id = certificates.student_id
@@ -956,6 +956,12 @@ begin
     perform pgmq.send(
         'jobs_low',
         jsonb_build_object('task', 'file_delete', 'storedName', v_row.stored_name)
+    );
+    perform audit.log(
+        'file_delete',
+        'medical_certificate',
+        v_row.id::text,
+        jsonb_build_object('fileName', v_row.file_name, 'studentId', v_row.student_id, 'status', v_row.status)
     );
     perform app.certificates_changed(v_row.student_id, v_row.id, 'deleted');
     return app.certificate_json(v_row) || jsonb_build_object('deleted', true);
@@ -1553,10 +1559,7 @@ begin
     if length(v_reason) > 1000 then
         raise exception using errcode = '22023', message = 'reason must be at most 1000 characters';
     end if;
-    select * into v_row from app.medical_certificates as c where c.id = file_id for update;
-    if v_row.id is null then
-        raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
-    end if;
+    v_row := app.visible_certificate(file_id);
     if not app.may_review_certificates_of(v_row.student_id) then
         raise exception using
             errcode = '42501',
@@ -1603,7 +1606,7 @@ begin
     );
     perform app.certificates_changed(v_row.student_id, v_row.id, 'reviewed');
     return app.certificate_json(v_row) || jsonb_build_object(
-        'urlVersion', case when v_row.status = 'approved' then v_row.url_version end
+        'urlVersion', app.certificate_url_version(v_row)
     );
 end;
 $$;
@@ -2347,7 +2350,9 @@ CREATE FUNCTION app.certificate_for_download(p_file_id uuid) RETURNS TABLE(stude
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    select c.student_id, c.file_name, c.content_type, c.size_bytes, c.stored_name, c.status, c.url_version
+    select
+        c.student_id, c.file_name, c.content_type, c.size_bytes, c.stored_name, c.status,
+        app.certificate_url_version(c)
     from app.medical_certificates as c
     where c.id = p_file_id
 $$;
@@ -2378,13 +2383,19 @@ CREATE TABLE app.medical_certificates (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT medical_certificates_content_type_check CHECK ((content_type = ANY (ARRAY['application/pdf'::text, 'image/jpeg'::text, 'image/png'::text]))),
     CONSTRAINT medical_certificates_description_length CHECK ((length(description) <= 1000)),
-    CONSTRAINT medical_certificates_file_name_is_display_text CHECK ((((length(file_name) >= 1) AND (length(file_name) <= 255)) AND (file_name !~ '[[:cntrl:]/\\]'::text) AND (file_name <> ALL (ARRAY['.'::text, '..'::text])))),
+    CONSTRAINT medical_certificates_file_name_is_display_text CHECK ((((length(file_name) >= 1) AND (length(file_name) <= 255)) AND (file_name !~ '[[:cntrl:]/\\\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]'::text) AND (file_name <> ALL (ARRAY['.'::text, '..'::text])))),
     CONSTRAINT medical_certificates_rejected_has_reason CHECK (((status <> 'rejected'::text) OR (review_reason IS NOT NULL))),
     CONSTRAINT medical_certificates_review_reason_check CHECK (((length(review_reason) >= 1) AND (length(review_reason) <= 1000))),
     CONSTRAINT medical_certificates_reviewed_when_decided CHECK (((status = ANY (ARRAY['approved'::text, 'rejected'::text])) = (reviewed_at IS NOT NULL))),
     CONSTRAINT medical_certificates_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT medical_certificates_size_bytes_check CHECK (((size_bytes >= 1) AND (size_bytes <= 10485760))),
     CONSTRAINT medical_certificates_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'scanning'::text, 'clean'::text, 'quarantined'::text, 'approved'::text, 'rejected'::text]))),
+    CONSTRAINT medical_certificates_stored_name_agrees_with_type CHECK ((split_part(stored_name, '.'::text, 2) =
+CASE content_type
+    WHEN 'application/pdf'::text THEN 'pdf'::text
+    WHEN 'image/jpeg'::text THEN 'jpg'::text
+    ELSE 'png'::text
+END)),
     CONSTRAINT medical_certificates_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.(pdf|jpg|png)$'::text)),
     CONSTRAINT medical_certificates_url_version_check CHECK ((url_version >= 1))
 );
@@ -2425,6 +2436,20 @@ $$;
 
 
 ALTER FUNCTION app.certificate_json(c app.medical_certificates) OWNER TO postgres;
+
+--
+-- Name: certificate_url_version(app.medical_certificates); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.certificate_url_version(c app.medical_certificates) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select case when c.status in ('clean', 'approved') then c.url_version end
+$$;
+
+
+ALTER FUNCTION app.certificate_url_version(c app.medical_certificates) OWNER TO postgres;
 
 --
 -- Name: certificates_changed(uuid, uuid, text); Type: FUNCTION; Schema: app; Owner: postgres
@@ -3542,7 +3567,7 @@ begin
         jsonb_build_object('task', 'file_scan', 'fileId', v_row.id)
     );
     perform app.certificates_changed(v_me, v_row.id, 'uploaded');
-    return app.certificate_json(v_row) || jsonb_build_object('urlVersion', v_row.url_version);
+    return app.certificate_json(v_row) || jsonb_build_object('urlVersion', app.certificate_url_version(v_row));
 end;
 $$;
 
@@ -4113,12 +4138,29 @@ CREATE FUNCTION audit.archive_drop(p_month date) RETURNS void
     AS $$
 declare
     v_archive audit.archives;
+    v_now record;
 begin
     select * into v_archive from audit.archives where month = p_month for update;
     if v_archive.state is distinct from 'verified' then
         raise exception using
             errcode = '55000',
-            message = format('the archive of %s is %s, not verified: its table stays', p_month, coalesce(v_archive.state, 'unknown'));
+            message = format(
+                'the archive of %s is %s, not verified: its table stays', p_month, coalesce(v_archive.state, 'unknown')
+            );
+    end if;
+    if pg_catalog.to_regclass(format('audit_archive.%I', v_archive.partition_name)) is not null then
+        select * into v_now from audit.archive_figures(p_month);
+        if (v_now.rows, v_now.first_at, v_now.last_at)
+            is distinct from (v_archive.rows, v_archive.first_at, v_archive.last_at)
+        then
+            raise exception using
+                errcode = '55000',
+                message = format(
+                    'the table of %s holds %s rows from %s to %s, its archive %s from %s to %s: it stays',
+                    p_month, v_now.rows, v_now.first_at, v_now.last_at,
+                    v_archive.rows, v_archive.first_at, v_archive.last_at
+                );
+        end if;
     end if;
     execute format('drop table if exists audit_archive.%I', v_archive.partition_name);
     update audit.archives set state = 'dropped', dropped_at = now() where month = p_month;
@@ -4243,6 +4285,7 @@ COMMENT ON FUNCTION audit.create_partitions(p_months_ahead integer, p_from date)
 CREATE FUNCTION audit.detach_for_archive(p_threshold bigint DEFAULT 1000000, p_age interval DEFAULT '90 days'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS SETOF date
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET lock_timeout TO '5s'
     AS $_$
 declare
     c_lock constant bigint := 7245120395;
@@ -6676,6 +6719,15 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.medical_certificates TO service_r
 
 REVOKE ALL ON FUNCTION app.certificate_json(c app.medical_certificates) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.certificate_json(c app.medical_certificates) TO authenticated;
+
+
+--
+-- Name: FUNCTION certificate_url_version(c app.medical_certificates); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.certificate_url_version(c app.medical_certificates) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.certificate_url_version(c app.medical_certificates) TO authenticated;
+GRANT ALL ON FUNCTION app.certificate_url_version(c app.medical_certificates) TO authenticator;
 
 
 --

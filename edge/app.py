@@ -186,13 +186,13 @@ def create_app(settings: EdgeSettings | None = None) -> Quart:
         )
         if sum(len(name) + len(value) for name, value in req.scope["headers"]) > conf.max_header_bytes:
             raise HeadersTooLargeError(f"The request headers are larger than {conf.max_header_bytes} bytes.")
-        # Refuse a declared oversized body at once, whether or not the endpoint would read it.
+        # Refuse a declared oversized body at once, whether or not the endpoint would read it;
+        # a view that streams its body checks its own limit (edge.validation.body_limit).
         length = req.content_length
         if length is not None and length > conf.max_body_bytes:
             view = app.view_functions.get(req.endpoint or "")
-            limit = getattr(view, BODY_LIMIT_ATTRIBUTE, conf.max_body_bytes)
-            if length > limit:
-                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+            if not hasattr(view, BODY_LIMIT_ATTRIBUTE):
+                raise PayloadTooLargeError(f"The request body is larger than {conf.max_body_bytes} bytes.")
 
     @app.after_request
     async def finish(response: Response) -> Response:

@@ -14,8 +14,11 @@ from typing import Any
 from fpdf import FPDF
 
 CSV_HEADER = ("date", "period", "subject", "status", "class", "marked_at")
-# A cell that starts with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell that starts with one of these is a formula to a spreadsheet (CSV injection), also
+# after leading spaces (which importers may trim) and in their full-width forms (which some
+# convert); a leading tab, CR or LF is refused whatever follows.
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+CONTROL_STARTS = ("\t", "\r", "\n")
 # DejaVu covers the Latin, Cyrillic and other letters students' names come in (Debian's
 # fonts-dejavu-core, installed by `make system`).
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -24,7 +27,9 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 def neutralise(value: Any) -> str:
     """The cell as text, with a leading quote when a spreadsheet would read it as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(CONTROL_STARTS) or text.lstrip().startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def csv_chunk(rows: Iterable[Sequence[Any]], header: bool = False) -> bytes:

@@ -76,7 +76,7 @@ def current_trace() -> RequestTrace:
 
 def request_id(incoming: str | None) -> str:
     """The client's X-Request-ID when it is sane, else a new one."""
-    if incoming and REQUEST_ID.match(incoming):
+    if incoming and REQUEST_ID.fullmatch(incoming):
         return incoming
     return f"req_{unique_id()}"
 

@@ -48,7 +48,7 @@ _ISO_WEEK = re.compile(ISO_WEEK)
 
 
 def _iso_week(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_WEEK.match(value):
+    if isinstance(value, str) and not _ISO_WEEK.fullmatch(value):
         if re.fullmatch(r"[0-9]{4}-W[0-9]{2}", value):
             raise ValueError(f"week {value} does not exist")
         raise ValueError("must be an ISO week such as 2026-W07")
@@ -56,7 +56,7 @@ def _iso_week(value: Any) -> Any:
 
 
 def _uuid_text(value: Any) -> Any:
-    if isinstance(value, str) and not UUID_TEXT.match(value):
+    if isinstance(value, str) and not UUID_TEXT.fullmatch(value):
         raise ValueError("must be a uuid such as 1b4e28ba-2fa1-41d2-883f-0016d3cca427")
     return value
 
@@ -67,7 +67,7 @@ def _rfc3339(value: Any) -> Any:
     the beginning" or "to the end", so it is clamped there; a leap second is its second's end."""
     if not isinstance(value, str):
         return value
-    match = RFC3339.match(value)
+    match = RFC3339.fullmatch(value)
     if match is None:
         raise ValueError("must be an RFC 3339 date-time with an offset, such as 2026-11-30T08:00:00Z")
     year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
@@ -89,7 +89,7 @@ def _rfc3339(value: Any) -> Any:
 
 
 def _integer(value: Any) -> Any:
-    if isinstance(value, str) and not INTEGER.match(value):
+    if isinstance(value, str) and not INTEGER.fullmatch(value):
         raise ValueError("must be an integer written in digits")
     return value
 

@@ -90,6 +90,8 @@ class EdgeSettings:
     public_url: str | None = None
     # An upload whose body sends nothing for this long is answered 408.
     upload_stall_s: float = 30.0
+    # An upload not complete after this long is answered 408 (10 MiB needs about 12 KiB/s).
+    upload_deadline_s: float = 900.0
     storage_breaker_failures: int = 5
     storage_breaker_window_s: float = 60.0
     storage_breaker_open_s: float = 30.0
@@ -129,6 +131,7 @@ class EdgeSettings:
             file_url_secret=env.get("FILE_URL_SECRET") or None,
             public_url=(env.get("PUBLIC_URL") or "").rstrip("/") or None,
             upload_stall_s=float(_int(env, "UPLOAD_STALL_S", 30)),
+            upload_deadline_s=float(_int(env, "UPLOAD_DEADLINE_S", 900)),
             storage_breaker_open_s=float(_int(env, "STORAGE_BREAKER_OPEN_S", 30)),
         )
 

@@ -73,15 +73,27 @@ class LocalWriter:
 
     async def commit(self) -> None:
         def finish() -> None:
-            os.fsync(self._fd)
-            os.close(self._fd)
+            try:
+                os.fsync(self._fd)
+            finally:
+                # Closed once: a number closed twice may by then be another file's or socket's.
+                os.close(self._fd)
+                self._fd = -1
             os.rename(self._aside, self._path)
+            # The rename is durable once the directory is synced.
+            directory = os.open(self._path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
         await asyncio.to_thread(finish)
 
     async def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._aside)
 

@@ -4,9 +4,10 @@ way, its real type taken from its first bytes.
 
 Everything a client could use to make the edge work or hold memory is bounded and refused as
 soon as it is passed: the file's size (413), the body's size, the preamble before the first
-boundary, a part's headers, the description, the number of parts, and the wait for each chunk
-(408). A body that is not the one form this endpoint takes (`file`, optional `description`) is
-refused at its first unexpected part, so junk padding costs the edge one chunk's work.
+boundary, a part's headers, the description, the number of parts, the wait for each chunk and
+the whole upload's time (408). A body that is not the one form this endpoint takes (`file`,
+optional `description`) is refused at its first unexpected part, so junk padding costs the
+edge one chunk's work.
 """
 
 from __future__ import annotations
@@ -124,10 +125,11 @@ class UploadReader:
     """One upload's parser and counters. `read` returns once the body is complete and the file
     is written (not yet committed); on any refusal the partial object is removed."""
 
-    def __init__(self, boundary: bytes, open_writer: OpenWriter, stall_s: float) -> None:
+    def __init__(self, boundary: bytes, open_writer: OpenWriter, stall_s: float, deadline_s: float) -> None:
         self._decoder = MultipartDecoder(boundary, max_parts=2)
         self._open_writer = open_writer
         self._stall_s = stall_s
+        self._deadline_s = deadline_s
         self._body_bytes = 0
         self._part: str | None = None
         self._file_name: str | None = None
@@ -160,18 +162,23 @@ class UploadReader:
 
     async def _consume(self, chunks: AsyncIterator[bytes]) -> None:
         iterator = aiter(chunks)
+        loop = asyncio.get_running_loop()
+        # A body that trickles in never stalls: the whole upload has a deadline too.
+        deadline = loop.time() + self._deadline_s
         while not self._done:
             try:
-                async with asyncio.timeout(self._stall_s):
+                async with asyncio.timeout_at(min(loop.time() + self._stall_s, deadline)):
                     chunk = await anext(iterator)
             except StopAsyncIteration:
                 self._feed(None)
                 await self._drain()
                 break
             except TimeoutError:
-                raise RequestTimeoutError(
-                    f"The upload stalled: no data for {self._stall_s:g} s.", field="file"
-                ) from None
+                if loop.time() >= deadline:
+                    message = f"The upload took longer than {self._deadline_s:g} s."
+                else:
+                    message = f"The upload stalled: no data for {self._stall_s:g} s."
+                raise RequestTimeoutError(message, field="file") from None
             self._body_bytes += len(chunk)
             if self._body_bytes > MAX_BODY_BYTES:
                 raise PayloadTooLargeError(f"The upload is larger than {MAX_FILE_BYTES} bytes.", field="file")

@@ -19,7 +19,7 @@ from quart import request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QuerystringValidationError
 
-from edge.errors import ValidationError
+from edge.errors import PayloadTooLargeError, ValidationError
 from edge.schemas import UUID_TEXT
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,8 +55,9 @@ BODY_LIMIT_ATTRIBUTE = "_edge_body_limit"
 
 
 def body_limit(limit: int) -> Callable[[Handler], Handler]:
-    """A view that streams its body allows more than MAX_CONTENT_LENGTH: a declared length
-    above `limit` is still refused at once; the view counts the rest while reading."""
+    """A view that streams its body allows more than MAX_CONTENT_LENGTH, up to `limit`. It
+    refuses a larger declared length itself (check_declared_length) once it knows the caller,
+    so the refusal is audited, and counts the rest while reading."""
 
     def decorator(func: Handler) -> Handler:
         setattr(func, BODY_LIMIT_ATTRIBUTE, limit)
@@ -67,7 +68,7 @@ def body_limit(limit: int) -> Callable[[Handler], Handler]:
 
 def path_uuid(raw: str, field: str, what: str) -> str:
     """A path parameter documented as a uuid, in its canonical form; 400 naming it otherwise."""
-    if not UUID_TEXT.match(raw):
+    if not UUID_TEXT.fullmatch(raw):
         raise ValidationError(f"{raw!r} is not {what} (a uuid).", field=field)
     return raw.lower()
 
@@ -100,3 +101,10 @@ def as_validation_error(error: RequestSchemaValidationError) -> ValidationError:
         message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         return ValidationError(f"{field}: {message}.", field=field)
     return ValidationError(str(inner) or "The request is not valid.")
+
+
+def check_declared_length(limit: int) -> None:
+    """413 for a declared body length over `limit`, before a byte of the body is read."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")

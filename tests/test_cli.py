@@ -247,15 +247,15 @@ def certificate_scanned_and_downloaded(run_env: dict[str, str], var_dir: Path) -
         results[name] = response.json()
     assert (var_dir / "storage" / "certificates" / f"{results['clean.pdf']['fileId']}.pdf").exists()
 
+    assert [r["signedUrl"] for r in results.values()] == [None, None], "no URL before the scan"
+
     def scanned() -> bool:
-        statuses = [
-            httpx.get(f"{edge}/api/students/files/{r['fileId']}", headers=headers, timeout=10).json()[
-                "status"
-            ]
-            for r in results.values()
-        ]
-        return statuses == ["clean", "quarantined"]
+        for name, r in results.items():
+            results[name] = httpx.get(
+                f"{edge}/api/students/files/{r['fileId']}", headers=headers, timeout=10
+            ).json()
+        return [r["status"] for r in results.values()] == ["clean", "quarantined"]
 
     wait_for(scanned, 60, "the worker to scan both certificates")
     assert httpx.get(results["clean.pdf"]["signedUrl"], timeout=10).content == contents["clean.pdf"]
-    assert httpx.get(results["infected.pdf"]["signedUrl"], timeout=10).status_code == 403
+    assert results["infected.pdf"]["signedUrl"] is None

@@ -8,6 +8,7 @@ Every upload, refused or not, and every download, refused or not, is audited.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from werkzeug.routing import BaseConverter
 
 from edge import file_urls
 from edge.contract import operation
-from edge.errors import ApiError, ForbiddenError
+from edge.errors import ApiError, ForbiddenError, ServiceUnavailableError
 from edge.schemas import (
     Approval,
     DeletedFile,
@@ -35,7 +36,7 @@ from edge.schemas import (
 )
 from edge.serving import audit, audit_refusals, authenticate, client_ip, enforce, refuse, state
 from edge.uploads import MAX_BODY_BYTES, Received, UploadReader, boundary_of
-from edge.validation import body_limit, path_uuid, read_body, validate_query
+from edge.validation import body_limit, check_declared_length, path_uuid, read_body, validate_query
 
 files = Blueprint("files", __name__)
 
@@ -94,34 +95,53 @@ async def upload() -> Response:
     s = state()
     reader: UploadReader | None = None
     try:
+        check_declared_length(MAX_BODY_BYTES)
         # Only a student has certificates, and storage must be there: both are known before a
         # byte of the body is read.
         await s.db.call_as(caller.claims, "select app.check_certificate_uploader()")
         s.storage.check()
         reader = UploadReader(
-            boundary_of(request.headers.get("Content-Type")), s.storage.writer, s.settings.upload_stall_s
+            boundary_of(request.headers.get("Content-Type")),
+            s.storage.writer,
+            s.settings.upload_stall_s,
+            s.settings.upload_deadline_s,
         )
         received = await reader.read(request.body)
-        await s.storage.commit(received.writer)
-        row = await _register(caller.claims, received)
     except ApiError as refusal:
-        await audit(
-            "file_upload",
-            "medical_certificate",
-            user_id=caller.key,
-            metadata={
-                **(reader.facts() if reader else {}),
-                "status": "refused",
-                "httpStatus": refusal.status,
-            },
-            success=False,
-            error=refusal.message,
-        )
+        await _audit_refused(caller.key, reader, refusal)
+        raise
+    # The body is whole: storing it runs to its end even if the client leaves now (hypercorn
+    # then cancels the view), so a file in storage always has its row and audit entry.
+    row = await asyncio.shield(_store(caller.claims, caller.key, reader, received))
+    return _json(_with_url(row), 201, decision.headers())
+
+
+async def _audit_refused(user_id: str, reader: UploadReader | None, refusal: ApiError) -> None:
+    await audit(
+        "file_upload",
+        "medical_certificate",
+        user_id=user_id,
+        metadata={**(reader.facts() if reader else {}), "status": "refused", "httpStatus": refusal.status},
+        success=False,
+        error=refusal.message,
+    )
+
+
+async def _store(
+    claims: dict[str, Any], user_id: str, reader: UploadReader, received: Received
+) -> dict[str, Any]:
+    """Commit the written file, register it, audit the upload."""
+    s = state()
+    try:
+        await s.storage.commit(received.writer)
+        row = await _register(claims, received)
+    except ApiError as refusal:
+        await _audit_refused(user_id, reader, refusal)
         raise
     await audit(
         "file_upload",
         "medical_certificate",
-        user_id=caller.key,
+        user_id=user_id,
         resource_id=received.file_id,
         metadata={
             "fileName": received.file_name,
@@ -131,7 +151,7 @@ async def upload() -> Response:
             "status": row["status"],
         },
     )
-    return _json(_with_url(row), 201, decision.headers())
+    return row
 
 
 async def _register(claims: dict[str, Any], received: Received) -> dict[str, Any]:
@@ -152,6 +172,10 @@ async def _register(claims: dict[str, Any], received: Received) -> dict[str, Any
             ),
             read_only=False,
         )
+    except ServiceUnavailableError:
+        # The connection went while the transaction was in flight: it may have committed, and
+        # a row must never lose its file. At worst the file is an orphan.
+        raise
     except ApiError:
         await s.storage.discard(received.stored_name)
         raise
@@ -198,16 +222,8 @@ async def delete_file(id: str, query_args: NoQuery) -> Response:  # noqa: A002 -
     file_id = path_uuid(id, "id", "a file id")
     caller = await authenticate()
     decision = await enforce("student_writes", caller)
-    row: dict[str, Any] = await state().db.call_as(
-        caller.claims, "select api.delete_certificate(%s)", (file_id,), read_only=False
-    )
-    await audit(
-        "file_delete",
-        "medical_certificate",
-        user_id=caller.key,
-        resource_id=file_id,
-        metadata={"fileName": row["fileName"], "studentId": row["studentId"], "status": row["status"]},
-    )
+    # The deletion is audited by api.delete_certificate, in its transaction.
+    await state().db.call_as(caller.claims, "select api.delete_certificate(%s)", (file_id,), read_only=False)
     return _json({"fileId": file_id, "deleted": True}, headers=decision.headers())
 
 
@@ -264,10 +280,11 @@ async def download(id: str, query_args: DownloadQuery) -> Response:  # noqa: A00
     reason = None
     if found is None:
         reason = "unknown file"
+    elif found["url_version"] is None:
+        # Not served in this status (the database's rule): not yet scanned, quarantined, rejected.
+        reason = f"file {found['status']}"
     elif not file_urls.verify(s.settings.signing_key(), file_id, q.expires, found["url_version"], q.sig):
         reason = "expired" if q.expires < dt.datetime.now(dt.UTC).timestamp() else "bad or revoked signature"
-    elif found["status"] in ("quarantined", "rejected"):
-        reason = f"file {found['status']}"
     if reason is not None:
         await audit(
             "file_download",

@@ -3,9 +3,10 @@
 -- registers them here; the row and its scan job are written in one transaction (P31).
 --
 -- Status: pending -> scanning -> clean | quarantined; a clean file is then approved or rejected
--- with a reason. `url_version` is part of every signed download URL's signature: it moves when a
--- file is quarantined or rejected, so the URLs handed out before stop working at once (a deleted
--- file has no row, so its URLs fail too).
+-- with a reason. Only a clean or approved file is served: before its scan has passed, a file has
+-- no download URL. `url_version` is part of every signed download URL's signature: it moves when
+-- a file is quarantined or rejected, so the URLs handed out before stop working at once (a
+-- deleted file has no row, so its URLs fail too).
 
 create table app.medical_certificates (
     id uuid primary key,
@@ -28,10 +29,19 @@ create table app.medical_certificates (
     url_version integer not null default 1 check (url_version >= 1),
     uploaded_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
+    -- No path parts, control characters, line separators, or the bidirectional controls that
+    -- make "cod.exe" look like "exe.doc".
     constraint medical_certificates_file_name_is_display_text check (
         length(file_name) between 1 and 255
-        and file_name !~ '[[:cntrl:]/\\]'
+        and file_name !~ '[[:cntrl:]/\\\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]'
         and file_name not in ('.', '..')
+    ),
+    constraint medical_certificates_stored_name_agrees_with_type check (
+        split_part(stored_name, '.', 2) = case content_type
+            when 'application/pdf' then 'pdf'
+            when 'image/jpeg' then 'jpg'
+            else 'png'
+        end
     ),
     constraint medical_certificates_description_length check (length(description) <= 1000),
     constraint medical_certificates_rejected_has_reason check (status <> 'rejected' or review_reason is not null),
@@ -95,6 +105,23 @@ $$;
 revoke execute on function app.certificate_json(app.medical_certificates) from public;
 grant execute on function app.certificate_json(app.medical_certificates) to authenticated;
 
+/**
+ * The version a download URL of this certificate is signed with, or null while it may not be
+ * served: only a clean or approved file is (not before its scan has passed, nor once it is
+ * quarantined or rejected). The one rule for listing URLs and for serving downloads.
+ */
+create function app.certificate_url_version(c app.medical_certificates)
+    returns integer
+    language sql
+    immutable
+    set search_path = ''
+as $$
+    select case when c.status in ('clean', 'approved') then c.url_version end
+$$;
+
+revoke execute on function app.certificate_url_version(app.medical_certificates) from public;
+grant execute on function app.certificate_url_version(app.medical_certificates) to authenticated, authenticator;
+
 /** An outbox event that the student's certificates changed (their cached reads are dropped). */
 create function app.certificates_changed(p_student_id uuid, p_file_id uuid, p_what text)
     returns void
@@ -122,7 +149,7 @@ revoke execute on function app.certificates_changed(uuid, uuid, text) from publi
  * Register a file the edge has streamed to storage, as the calling student: the row (pending)
  * and its scan job (jobs_normal) in this transaction (P31). Not in the api schema: only the
  * edge, which wrote the bytes and computed their type, size and sha256, may register them.
- * Returns the certificate with `urlVersion` for the edge to sign a URL with.
+ * Returns the certificate; its `urlVersion` is null until the scan has passed.
  */
 create function app.register_certificate(
     p_id uuid,
@@ -153,7 +180,7 @@ begin
         jsonb_build_object('task', 'file_scan', 'fileId', v_row.id)
     );
     perform app.certificates_changed(v_me, v_row.id, 'uploaded');
-    return app.certificate_json(v_row) || jsonb_build_object('urlVersion', v_row.url_version);
+    return app.certificate_json(v_row) || jsonb_build_object('urlVersion', app.certificate_url_version(v_row));
 end;
 $$;
 
@@ -182,7 +209,8 @@ grant execute on function app.register_certificate(uuid, text, text, text, integ
 /**
  * Certificates the caller may see (RLS): a student's own, a teacher's classes', an admin's all;
  * `student_id` narrows to one student. Newest first, `lim` at a time after `skip`. Each has
- * `urlVersion`, which the edge turns into a signed URL while the file may be downloaded.
+ * `urlVersion`, which the edge turns into a signed URL while the file may be downloaded
+ * (app.certificate_url_version).
  */
 create function api.certificates(student_id uuid default null, lim integer default 50, skip integer default 0)
     returns jsonb
@@ -206,7 +234,7 @@ begin
                     c.id,
                     c.uploaded_at,
                     app.certificate_json(c) || jsonb_build_object(
-                        'urlVersion', case when c.status not in ('quarantined', 'rejected') then c.url_version end
+                        'urlVersion', app.certificate_url_version(c)
                     ) as item
                 from app.medical_certificates as c
                 where certificates.student_id is null or c.student_id = certificates.student_id
@@ -241,7 +269,7 @@ begin
         raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
     end if;
     return app.certificate_json(v_row) || jsonb_build_object(
-        'urlVersion', case when v_row.status not in ('quarantined', 'rejected') then v_row.url_version end
+        'urlVersion', app.certificate_url_version(v_row)
     );
 end;
 $$;
@@ -301,9 +329,10 @@ $$;
 revoke execute on function app.visible_certificate(uuid) from public;
 
 /**
- * Delete a certificate: its owner or an admin. The row goes (its URLs stop working) and a
- * low-priority `file_delete` job removes the stored object. P0002 when the caller cannot see
- * it, 42501 when they may see but not delete it (a teacher).
+ * Delete a certificate: its owner or an admin. The row goes (its URLs stop working), a
+ * low-priority `file_delete` job removes the stored object, and a `file_delete` audit entry is
+ * written, all in this transaction, whoever calls (the edge or PostgREST). P0002 when the caller
+ * cannot see it, 42501 when they may see but not delete it (a teacher).
  */
 create function api.delete_certificate(file_id uuid)
     returns jsonb
@@ -323,6 +352,12 @@ begin
         'jobs_low',
         jsonb_build_object('task', 'file_delete', 'storedName', v_row.stored_name)
     );
+    perform audit.log(
+        'file_delete',
+        'medical_certificate',
+        v_row.id::text,
+        jsonb_build_object('fileName', v_row.file_name, 'studentId', v_row.student_id, 'status', v_row.status)
+    );
     perform app.certificates_changed(v_row.student_id, v_row.id, 'deleted');
     return app.certificate_json(v_row) || jsonb_build_object('deleted', true);
 end;
@@ -335,8 +370,8 @@ comment on function api.delete_certificate(uuid) is
  * Approve or reject a clean certificate: a teacher of the student's class or an admin. A
  * rejection needs a reason and revokes the file's URLs. The student is notified per their
  * preferences (file_approved, file_rejected) and the review is audited, in this transaction.
- * P0002 when there is no such file, 42501 for anyone else (its student, a teacher of another
- * class), 22023 for a bad decision or reason, 55000 unless the file is clean.
+ * P0002 when there is no such file or the caller could not see it (app.visible_certificate),
+ * 42501 for its student, 22023 for a bad decision or reason, 55000 unless the file is clean.
  */
 create function api.review_certificate(file_id uuid, decision text, reason text default null)
     returns jsonb
@@ -360,10 +395,7 @@ begin
     if length(v_reason) > 1000 then
         raise exception using errcode = '22023', message = 'reason must be at most 1000 characters';
     end if;
-    select * into v_row from app.medical_certificates as c where c.id = file_id for update;
-    if v_row.id is null then
-        raise exception using errcode = 'P0002', message = format('no certificate %s', file_id);
-    end if;
+    v_row := app.visible_certificate(file_id);
     if not app.may_review_certificates_of(v_row.student_id) then
         raise exception using
             errcode = '42501',
@@ -410,7 +442,7 @@ begin
     );
     perform app.certificates_changed(v_row.student_id, v_row.id, 'reviewed');
     return app.certificate_json(v_row) || jsonb_build_object(
-        'urlVersion', case when v_row.status = 'approved' then v_row.url_version end
+        'urlVersion', app.certificate_url_version(v_row)
     );
 end;
 $$;
@@ -433,7 +465,8 @@ to authenticated;
 
 /**
  * What a signed download needs, for the edge's own role (a download carries no token; its
- * signature is checked by the edge against url_version): null when there is no such file.
+ * signature is checked by the edge against url_version): no row when there is no such file,
+ * a null url_version while it may not be served (app.certificate_url_version).
  */
 create function app.certificate_for_download(p_file_id uuid)
     returns table (
@@ -450,7 +483,9 @@ create function app.certificate_for_download(p_file_id uuid)
     security definer
     set search_path = ''
 as $$
-    select c.student_id, c.file_name, c.content_type, c.size_bytes, c.stored_name, c.status, c.url_version
+    select
+        c.student_id, c.file_name, c.content_type, c.size_bytes, c.stored_name, c.status,
+        app.certificate_url_version(c)
     from app.medical_certificates as c
     where c.id = p_file_id
 $$;

@@ -235,18 +235,20 @@ async def test_every_endpoint_answers_as_documented(
     files, one = "/api/students/files", "/api/students/files/<file_id:id>"
     await check(files, "GET", await client.get(files, headers=teacher), 200)
     await check(files, "GET", await client.get(f"{files}?limit=0", headers=student), 400)
-    await check(one, "GET", await client.get(f"{files}/{file_id}", headers=student), 200)
     await check(one, "GET", await client.get(f"{files}/{uuid.uuid4()}", headers=student), 404)
-    signed = urllib.parse.urlsplit(str(uploaded.signedUrl))
-    download = "/files/<id>"
-    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}"), 200)
-    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}x"), 400)
-    await check(download, "GET", await client.get(f"/files/{uuid.uuid4()}?{signed.query}"), 403)
     review = "/api/staff/files/<id>/review"
     approve = {"decision": "approve"}
     on = f"/api/staff/files/{file_id}/review"
     await check(review, "POST", await client.post(on, json=approve, headers=teacher), 409)
-    db.execute("update app.medical_certificates set status = 'clean'")
+    # The worker's scan passes: the file gets a download URL.
+    db.execute("select app.begin_certificate_scan(%s)", (file_id,))
+    db.execute("select app.finish_certificate_scan(%s, '{}', '{builtin}')", (file_id,))
+    scanned = await check(one, "GET", await client.get(f"{files}/{file_id}", headers=student), 200)
+    signed = urllib.parse.urlsplit(str(scanned.signedUrl))
+    download = "/files/<id>"
+    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}"), 200)
+    await check(download, "GET", await client.get(f"{signed.path}?{signed.query}x"), 400)
+    await check(download, "GET", await client.get(f"/files/{uuid.uuid4()}?{signed.query}"), 403)
     await check(review, "POST", await client.post(on, json={"decision": "no"}, headers=teacher), 400)
     await check(review, "POST", await client.post(on, json=approve, headers=student), 403)
     await check(review, "POST", await client.post(on, json=approve, headers=teacher), 200)

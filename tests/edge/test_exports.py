@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import psycopg
+from hypothesis import given
+from hypothesis import strategies as st
 from quart.typing import TestClientProtocol as Client
 
 from db.seed import SeedResult
+from edge.exports import neutralise
 from edge.settings import EdgeSettings
 from tests.edge.conftest import bearer, served_edges
 
@@ -28,6 +31,28 @@ def last_export(db: psycopg.Connection[Any], user: Any) -> tuple[Any, ...]:
     ).fetchone()
     assert row is not None, "no data_export entry"
     return tuple(row)
+
+
+TRIGGERS = "=+-@\uff1d\uff0b\uff0d\uff20"
+
+
+@given(
+    st.text(alphabet=" \u00a0\u3000\t\r\n", max_size=3),
+    st.sampled_from(TRIGGERS),
+    st.text(max_size=20),
+)
+def test_a_cell_never_reaches_a_spreadsheet_as_a_formula(padding: str, trigger: str, rest: str) -> None:
+    """For any cell that starts, after any whitespace, with a formula sign (ASCII or
+    full-width): it leaves quoted, and the quote is all that was added."""
+    cell = padding + trigger + rest
+    assert neutralise(cell) == "'" + cell
+
+
+@given(st.text(max_size=30))
+def test_a_cell_is_changed_only_when_it_could_be_a_formula(cell: str) -> None:
+    out = neutralise(cell)
+    could_be = cell[:1] in ("\t", "\r", "\n") or cell.lstrip()[:1] in tuple(TRIGGERS)
+    assert out == ("'" + cell if could_be else cell)
 
 
 async def test_csv_is_the_callers_records_with_a_bom_crlf_and_formulas_neutralised(

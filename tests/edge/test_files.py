@@ -22,12 +22,14 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from db.cluster import free_port
 from db.seed import SeedResult
 from edge import file_urls
 from edge.settings import EdgeSettings
+from edge.storage import LocalBackend
 from tests import samples
 from tests.edge.conftest import bearer, served_edges
 
@@ -61,6 +63,26 @@ def uploads_audited(db: psycopg.Connection[Any], user: Any) -> list[tuple[Any, .
 def path_of(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.path}?{parts.query}"
+
+
+def scan_clean(db: psycopg.Connection[Any], file_id: str) -> None:
+    """What the worker does for a file whose scan finds nothing (jobs/tasks/files.py)."""
+    db.execute("select app.begin_certificate_scan(%s)", (file_id,))
+    db.execute("select app.finish_certificate_scan(%s, '{}', '{builtin}')", (file_id,))
+
+
+async def link(client: Client, user: Any, file_id: str) -> str:
+    """The file's signed URL as its metadata gives it now (a path, for the test client)."""
+    response = await client.get(f"/api/students/files/{file_id}", headers=bearer(user))
+    url = (await response.get_json())["signedUrl"]
+    assert url, "the file has no download URL"
+    return path_of(url)
+
+
+def forged(settings: EdgeSettings, file_id: str, version: int = 1) -> str:
+    """A correctly signed URL for a file and version, whether or not the edge would give one."""
+    now = dt.datetime.now(dt.UTC).timestamp()
+    return path_of(file_urls.signed_url("http://x", settings.signing_key(), file_id, version, now))
 
 
 async def test_a_refused_upload_is_audited_with_what_was_known(
@@ -114,12 +136,16 @@ async def test_an_upload_is_stored_queued_for_a_scan_and_audited(
         "sha256": sha,
         "status": "pending",
     }
-    # P32: a signed URL valid for 24 hours.
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(body["signedUrl"]).query)
+    # No download URL before the scan has passed; then one valid for 24 hours (P32).
+    assert body["signedUrl"] is None and body["signedUrlExpiresAt"] is None
+    scan_clean(db, body["fileId"])
+    response = await client.get(f"/api/students/files/{body['fileId']}", headers=bearer(me))
+    scanned = await response.get_json()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(scanned["signedUrl"]).query)
     expires = int(query["expires"][0])
     now = dt.datetime.now(dt.UTC).timestamp()
     assert abs(expires - (now + 24 * 3600)) < 5
-    assert dt.datetime.fromisoformat(body["signedUrlExpiresAt"]).timestamp() == expires
+    assert dt.datetime.fromisoformat(scanned["signedUrlExpiresAt"]).timestamp() == expires
 
 
 @pytest.mark.parametrize(
@@ -145,7 +171,8 @@ async def test_the_signed_url_downloads_the_file_as_an_attachment_and_is_audited
     me = school.demo_student_id
     content = samples.png()
     _, body = await upload(client, me, "x-ray «left».png", content)
-    response = await client.get(path_of(body["signedUrl"]))
+    scan_clean(db, body["fileId"])
+    response = await client.get(await link(client, me, body["fileId"]))
     assert response.status_code == 200
     assert await response.get_data(as_text=False) == content
     headers = response.headers
@@ -161,12 +188,34 @@ async def test_the_signed_url_downloads_the_file_as_an_attachment_and_is_audited
     assert entry is not None and entry[1] is True and entry[2] == body["fileId"]
 
 
+async def test_a_file_is_not_served_before_its_scan_has_passed(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    """Even with a correctly signed URL: pending, then scanning, then served once clean."""
+    me = school.demo_student_id
+    _, body = await upload(client, me, "a.pdf", samples.pdf())
+    url = forged(settings, body["fileId"])
+    assert (await client.get(url)).status_code == 403
+    db.execute("select app.begin_certificate_scan(%s)", (body["fileId"],))
+    assert (await client.get(url)).status_code == 403
+    db.execute("select app.finish_certificate_scan(%s, '{}', '{builtin}')", (body["fileId"],))
+    assert (await client.get(url)).status_code == 200
+    reasons = db.execute(
+        "select metadata->>'reason' from audit.audit_logs"
+        " where action = 'file_download' and not success order by timestamp"
+    ).fetchall()
+    assert reasons == [("file pending",), ("file scanning",)]
+
+
 async def test_changed_expired_and_revoked_links_are_refused(
     client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
 ) -> None:
     me = school.demo_student_id
     _, first = await upload(client, me, "a.pdf", samples.pdf("a"))
     _, second = await upload(client, me, "b.pdf", samples.pdf("b"))
+    for file in (first, second):
+        scan_clean(db, file["fileId"])
+    first["signedUrl"] = await link(client, me, first["fileId"])
     url = urllib.parse.urlsplit(first["signedUrl"])
     query = urllib.parse.parse_qs(url.query)
     expires, sig = int(query["expires"][0]), query["sig"][0]
@@ -202,10 +251,18 @@ async def test_a_deleted_file_is_gone_and_its_link_dead(
 ) -> None:
     me = school.demo_student_id
     _, body = await upload(client, me, "a.pdf", samples.pdf())
+    scan_clean(db, body["fileId"])
+    url = await link(client, me, body["fileId"])
     response = await client.delete(f"/api/students/files/{body['fileId']}", headers=bearer(me))
     assert response.status_code == 200, await response.get_json()
     assert await response.get_json() == {"fileId": body["fileId"], "deleted": True}
-    assert (await client.get(path_of(body["signedUrl"]))).status_code == 403
+    assert (await client.get(url)).status_code == 403
+    # Audited once, in the deleting transaction (a delete through PostgREST is audited too).
+    deletions = db.execute(
+        "select user_id, resource_id, metadata->>'fileName', success from audit.audit_logs"
+        " where action = 'file_delete'"
+    ).fetchall()
+    assert deletions == [(me, body["fileId"], "a.pdf", True)]
     assert (await client.get(f"/api/students/files/{body['fileId']}", headers=bearer(me))).status_code == 404
     job = db.execute("select message from pgmq.q_jobs_low where message->>'task' = 'file_delete'").fetchone()
     assert job is not None and job[0]["storedName"] == f"{body['fileId']}.pdf"
@@ -286,7 +343,7 @@ def test_on_a_served_edge_size_limits_hold_for_declared_and_chunked_bodies(
         for response in (declared, chunked):
             assert response.status_code == 413, response.text
             assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
-        # A declared length far over the limit is refused before the body is read.
+        # A declared length far over the limit is refused before the body is read, and audited.
         huge = asyncio.run(raw_upload(edges[0], me, over_type, 50 * limit, b"x" * 1024))
         assert huge.startswith(b"HTTP/1.1 413 "), huge
         # Exactly the limit is accepted, declared and chunked.
@@ -296,8 +353,8 @@ def test_on_a_served_edge_size_limits_hold_for_declared_and_chunked_bodies(
     assert stored_sizes(settings) == [limit, limit]
     assert db.execute("select count(*) from app.medical_certificates").fetchone() == (2,)
     refused = [m for m, success, _ in uploads_audited(db, me) if not success]
-    assert [m["httpStatus"] for m in refused] == [413, 413]
-    assert all(m["size"] > limit for m in refused)
+    assert [m["httpStatus"] for m in refused] == [413, 413, 413]
+    assert [m.get("size", 0) > limit for m in refused] == [True, True, False], "the huge body was never read"
 
 
 async def raw_upload(base: str, user: Any, content_type: str, declared: int, sent: bytes) -> bytes:
@@ -339,6 +396,142 @@ async def test_on_a_served_edge_a_stalled_body_times_out_and_nothing_is_kept(
     assert stored(settings) == []
     [(metadata, success, _)] = uploads_audited(db, me)
     assert success is False and metadata["httpStatus"] == 408
+
+
+@pytest.mark.slow
+async def test_on_a_served_edge_a_trickling_body_meets_the_upload_deadline(
+    school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    """A client that never stalls long enough for the stall limit is still cut off."""
+    me = school.demo_student_id
+    body, content_type = samples.multipart([("file", "slow.pdf", samples.pdf(pad_to=200_000))])
+    with served_edges(settings, UPLOAD_STALL_S="1", UPLOAD_DEADLINE_S="2") as edges:
+        port = int(edges[0].rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (
+            f"POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer(me)['Authorization']}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        started = time.monotonic()
+        writer.write(head.encode())
+        answer = b""
+        try:
+            for start in range(0, len(body), 1024):
+                writer.write(body[start : start + 1024])
+                await writer.drain()
+                try:
+                    answer = await asyncio.wait_for(reader.read(65536), 0.3)
+                except TimeoutError:
+                    continue
+                if answer:
+                    break
+            waited = time.monotonic() - started
+            while more := await asyncio.wait_for(reader.read(65536), 5):
+                answer += more
+        finally:
+            writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"The upload took longer than 2 s." in answer
+    assert 1.9 <= waited < 6
+    assert stored(settings) == []
+    [(metadata, success, _)] = uploads_audited(db, me)
+    assert success is False and metadata["httpStatus"] == 408
+
+
+async def test_a_client_that_leaves_once_its_body_is_sent_still_gets_its_file_registered(
+    app: Quart, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    """The body is whole when the client disconnects, during the commit to storage (hypercorn
+    then cancels the view): the file, its row and its audit entry are all there, or none."""
+    me = school.demo_student_id
+    body, content_type = samples.multipart([("file", "note.pdf", ONE_PDF)])
+    storage = app.extensions["edge"].storage
+    committing, resume = asyncio.Event(), asyncio.Event()
+    commit = storage.commit
+
+    async def slow_commit(writer: Any) -> None:
+        committing.set()
+        await resume.wait()
+        await commit(writer)
+
+    storage.commit = slow_commit
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await committing.wait()
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": UPLOAD,
+        "raw_path": UPLOAD.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"x"),
+            (b"authorization", bearer(me)["Authorization"].encode()),
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "extensions": {},
+    }
+    request = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
+    await asyncio.wait_for(committing.wait(), 10)
+    await asyncio.wait_for(request, 10)  # the view was cancelled: the client is gone
+    assert not any(m["type"] == "http.response.start" and m["status"] == 201 for m in sent)
+    resume.set()
+
+    def registered() -> bool:
+        return db.execute("select count(*) from app.medical_certificates").fetchone() == (1,)
+
+    deadline = time.monotonic() + 10
+    while not (registered() and uploads_audited(db, me)):
+        assert time.monotonic() < deadline, "the upload was not finished"
+        await asyncio.sleep(0.05)
+    [(metadata, success, _)] = uploads_audited(db, me)
+    assert success is True and metadata["status"] == "pending"
+    [path] = stored(settings)
+    assert path.read_bytes() == ONE_PDF
+
+
+async def test_a_failed_local_commit_closes_its_file_once(tmp_path: Path) -> None:
+    """The rename fails after the file was closed: aborting must not close that number again,
+    which by then may be another file's or a socket's."""
+    writer = await LocalBackend(tmp_path).writer("a.pdf", "application/pdf")
+    await writer.write(ONE_PDF)
+    (tmp_path / "a.pdf").mkdir()  # a directory holds the name: the rename fails
+    with pytest.raises(IsADirectoryError):
+        await writer.commit()
+    other = os.open(tmp_path / "other", os.O_WRONLY | os.O_CREAT, 0o600)  # the lowest free number
+    try:
+        await writer.abort()
+        os.fstat(other)
+    finally:
+        os.close(other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pdf", "other"]
+
+
+async def test_a_file_id_is_a_whole_uuid(client: Client, school: SeedResult) -> None:
+    me = school.demo_student_id
+    _, body = await upload(client, me, "a.pdf", ONE_PDF)
+    for suffix in ("%0A", "%0Ax", "0"):
+        response = await client.get(f"/api/students/files/{body['fileId']}{suffix}", headers=bearer(me))
+        answer = await response.get_json()
+        assert response.status_code == 400, suffix
+        assert "is not a file id" in answer["error"]["message"], suffix
 
 
 @pytest.mark.parametrize(
@@ -432,6 +625,7 @@ async def test_who_sees_which_files(client: Client, school: SeedResult, db: psyc
     assert await ids(school.demo_teacher_id, f"?studentId={me}") == [mine["fileId"]]
     assert await ids(another_class_teacher(db, me)) == []
     assert sorted(await ids(school.admin_id)) == sorted([mine["fileId"], theirs["fileId"]])
+    scan_clean(db, mine["fileId"])
     # One file: the owner, the class's teacher and an admin; 404 for anyone else.
     for user, status in [(me, 200), (school.demo_teacher_id, 200), (school.admin_id, 200), (other, 404)]:
         response = await client.get(f"/api/students/files/{mine['fileId']}", headers=bearer(user))
@@ -464,16 +658,20 @@ async def test_review_by_the_class_teacher_of_a_clean_file_notifies_and_audits(
     # Not scanned yet: 409.
     status, body = await review(client, teacher, first["fileId"], decision="approve")
     assert status == 409 and body["error"]["code"] == "CONFLICT"
-    db.execute("update app.medical_certificates set status = 'clean'")
+    for file in (first, second):
+        scan_clean(db, file["fileId"])
+    first_link = await link(client, me, first["fileId"])
+    second_link = await link(client, me, second["fileId"])
     # A teacher of another class, the student, a bad decision, a rejection without a reason.
     stranger = another_class_teacher(db, me)
-    assert (await review(client, stranger, first["fileId"], decision="approve"))[0] == 403
+    # A teacher of another class cannot see the file: not found, as for an unknown id.
+    assert (await review(client, stranger, first["fileId"], decision="approve"))[0] == 404
     refused = db.execute(
         "select resource_id, metadata->>'httpStatus' from audit.audit_logs"
         " where action = 'file_review' and not success and user_id = %s",
         (stranger,),
     ).fetchall()
-    assert refused == [(first["fileId"], "403")]
+    assert refused == [(first["fileId"], "404")]
     assert (await review(client, me, first["fileId"], decision="approve"))[0] == 403
     status, body = await review(client, teacher, first["fileId"], decision="maybe")
     assert status == 400 and body["error"]["field"] == "decision"
@@ -489,8 +687,8 @@ async def test_review_by_the_class_teacher_of_a_clean_file_notifies_and_audits(
     assert status == 200 and rejected["status"] == "rejected" and rejected["rejectionReason"] == "Unreadable"
     assert rejected["signedUrl"] is None
     # A rejection revokes the URLs handed out before; an approval does not.
-    assert (await client.get(path_of(second["signedUrl"]))).status_code == 403
-    assert (await client.get(path_of(first["signedUrl"]))).status_code == 200
+    assert (await client.get(second_link)).status_code == 403
+    assert (await client.get(first_link)).status_code == 200
     # Decided once.
     assert (await review(client, teacher, first["fileId"], decision="reject", reason="x"))[0] == 409
     notes = db.execute(
@@ -564,7 +762,7 @@ async def test_the_storage_breaker_answers_503_with_retry_after_and_lists_still_
 
 
 @pytest.mark.slow
-async def test_the_worker_quarantines_an_uploaded_eicar_and_its_link_dies_at_once(
+async def test_the_worker_quarantines_an_uploaded_eicar_which_is_never_served(
     client: Client,
     school: SeedResult,
     db: psycopg.Connection[Any],
@@ -576,8 +774,9 @@ async def test_the_worker_quarantines_an_uploaded_eicar_and_its_link_dies_at_onc
     me = school.demo_student_id
     _, infected = await upload(client, me, "note.pdf", samples.pdf_with_eicar())
     _, clean = await upload(client, me, "clean.pdf", samples.pdf())
-    assert infected["status"] == "pending"
-    assert (await client.get(path_of(infected["signedUrl"]))).status_code == 200
+    assert infected["status"] == "pending" and infected["signedUrl"] is None
+    signed_while_pending = forged(settings, infected["fileId"])
+    assert (await client.get(signed_while_pending)).status_code == 403
     env = {
         **os.environ,
         "DATABASE_URL": jobs_db_url,
@@ -602,8 +801,8 @@ async def test_the_worker_quarantines_an_uploaded_eicar_and_its_link_dies_at_onc
     finally:
         worker.terminate()
         worker.wait(15)
-    assert (await client.get(path_of(infected["signedUrl"]))).status_code == 403
-    assert (await client.get(path_of(clean["signedUrl"]))).status_code == 200
+    assert (await client.get(signed_while_pending)).status_code == 403
+    assert (await client.get(await link(client, me, clean["fileId"]))).status_code == 200
     response = await client.get(f"/api/students/files/{infected['fileId']}", headers=bearer(me))
     metadata = await response.get_json()
     assert metadata["status"] == "quarantined" and metadata["signedUrl"] is None

@@ -31,7 +31,7 @@ from edge.settings import EdgeSettings
 from tests import samples
 from tests.db.helpers import wait_for
 from tests.edge.conftest import bearer
-from tests.edge.test_files import UPLOAD, path_of, upload
+from tests.edge.test_files import UPLOAD, link, scan_clean, upload
 
 BUCKET = "medical-certificates"
 
@@ -110,11 +110,6 @@ async def test_uploads_downloads_scans_and_deletes_go_through_supabase_storage(
     # Nothing was kept locally (the spool is gone).
     local = Path(settings.storage_dir)
     assert not local.exists() or [p for p in local.rglob("*") if p.is_file()] == []
-    # The edge's own URL, fetched from Supabase per request (Supabase's URLs cannot be revoked).
-    response = await client.get(path_of(body["signedUrl"]))
-    assert response.status_code == 200
-    assert await response.get_data(as_text=False) == content
-
     # The worker reads it from the bucket to scan it, and removes it once deleted.
     env = {
         **os.environ,
@@ -131,6 +126,10 @@ async def test_uploads_downloads_scans_and_deletes_go_through_supabase_storage(
         )
     try:
         await until(lambda: status_of(db, body["fileId"]) == "clean", "the scan")
+        # The edge's own URL, fetched from Supabase per request (Supabase's URLs cannot be revoked).
+        response = await client.get(await link(client, me, body["fileId"]))
+        assert response.status_code == 200
+        assert await response.get_data(as_text=False) == content
         deleted = await client.delete(f"/api/students/files/{body['fileId']}", headers=bearer(me))
         assert deleted.status_code == 200
         await until(lambda: storage_api.objects() == [], "the object's removal")
@@ -152,12 +151,14 @@ async def until(predicate: Any, what: str, timeout: float = 30) -> None:
 
 
 async def test_storage_down_answers_503_with_retry_after_while_lists_work(
-    supabase_client: Client, storage_api: FakeStorage, school: SeedResult
+    supabase_client: Client, storage_api: FakeStorage, school: SeedResult, db: psycopg.Connection[Any]
 ) -> None:
     client = supabase_client
     me = school.demo_student_id
     status, kept = await upload(client, me, "a.pdf", samples.pdf())
     assert status == 201
+    scan_clean(db, kept["fileId"])
+    kept_link = await link(client, me, kept["fileId"])
     storage_api.stop()
     for attempt in range(5):
         status, body = await upload(client, me, "a.pdf", samples.pdf())
@@ -169,7 +170,7 @@ async def test_storage_down_answers_503_with_retry_after_while_lists_work(
     assert "circuit open" in (await response.get_json())["error"]["message"]
     assert 1 <= int(response.headers["Retry-After"]) <= 30
     # A download needs storage too: 503, not a broken body.
-    assert (await client.get(path_of(kept["signedUrl"]))).status_code == 503
+    assert (await client.get(kept_link)).status_code == 503
     listed = await client.get("/api/students/files", headers=bearer(me))
     assert listed.status_code == 200
     assert [f["fileId"] for f in (await listed.get_json())["files"]] == [kept["fileId"]]
