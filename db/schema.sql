@@ -952,11 +952,8 @@ begin
     if v_row.student_id <> auth.uid() and not app.is_admin() then
         raise exception using errcode = '42501', message = 'only the student or an admin may delete a certificate';
     end if;
+    -- The stored file's removal is queued by the delete trigger above.
     delete from app.medical_certificates as c where c.id = v_row.id;
-    perform pgmq.send(
-        'jobs_low',
-        jsonb_build_object('task', 'file_delete', 'storedName', v_row.stored_name)
-    );
     perform audit.log(
         'file_delete',
         'medical_certificate',
@@ -3337,6 +3334,27 @@ $$;
 
 
 ALTER FUNCTION app.preferences_json(p app.notification_preferences) OWNER TO postgres;
+
+--
+-- Name: queue_certificate_file_deletes(); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.queue_certificate_file_deletes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    perform pgmq.send_batch(
+        'jobs_low',
+        array(select jsonb_build_object('task', 'file_delete', 'storedName', g.stored_name) from gone as g)
+    )
+    where exists (select 1 from gone);
+    return null;
+end;
+$$;
+
+
+ALTER FUNCTION app.queue_certificate_file_deletes() OWNER TO postgres;
 
 --
 -- Name: read_events(text, integer); Type: FUNCTION; Schema: app; Owner: postgres
@@ -5928,6 +5946,13 @@ CREATE TRIGGER _300_alerts_update AFTER UPDATE ON app.attendance_records REFEREN
 
 
 --
+-- Name: medical_certificates medical_certificates_files_deleted; Type: TRIGGER; Schema: app; Owner: postgres
+--
+
+CREATE TRIGGER medical_certificates_files_deleted AFTER DELETE ON app.medical_certificates REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION app.queue_certificate_file_deletes();
+
+
+--
 -- Name: audit_logs _100_immutable; Type: TRIGGER; Schema: audit; Owner: postgres
 --
 
@@ -6968,6 +6993,13 @@ GRANT SELECT ON TABLE app.notification_preferences TO authenticated;
 
 REVOKE ALL ON FUNCTION app.preferences_json(p app.notification_preferences) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.preferences_json(p app.notification_preferences) TO authenticated;
+
+
+--
+-- Name: FUNCTION queue_certificate_file_deletes(); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.queue_certificate_file_deletes() FROM PUBLIC;
 
 
 --

@@ -79,6 +79,34 @@ using (
     or (select app.is_admin())
 );
 
+/**
+ * Every deleted certificate's stored file is removed by a low-priority `file_delete` job, queued
+ * in the deleting transaction: whether the row went through api.delete_certificate or with its
+ * student (on delete cascade), no medical file outlives its row.
+ */
+create function app.queue_certificate_file_deletes()
+    returns trigger
+    language plpgsql
+    security definer
+    set search_path = ''
+as $$
+begin
+    perform pgmq.send_batch(
+        'jobs_low',
+        array(select jsonb_build_object('task', 'file_delete', 'storedName', g.stored_name) from gone as g)
+    )
+    where exists (select 1 from gone);
+    return null;
+end;
+$$;
+
+revoke execute on function app.queue_certificate_file_deletes() from public;
+
+create trigger medical_certificates_files_deleted
+after delete on app.medical_certificates
+referencing old table as gone
+for each statement execute function app.queue_certificate_file_deletes();
+
 /** A certificate as the API shows it (the seed's StoredFileMetadata, camelCase). */
 create function app.certificate_json(c app.medical_certificates)
     returns jsonb
@@ -347,11 +375,8 @@ begin
     if v_row.student_id <> auth.uid() and not app.is_admin() then
         raise exception using errcode = '42501', message = 'only the student or an admin may delete a certificate';
     end if;
+    -- The stored file's removal is queued by the delete trigger above.
     delete from app.medical_certificates as c where c.id = v_row.id;
-    perform pgmq.send(
-        'jobs_low',
-        jsonb_build_object('task', 'file_delete', 'storedName', v_row.stored_name)
-    );
     perform audit.log(
         'file_delete',
         'medical_certificate',

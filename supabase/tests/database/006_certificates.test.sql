@@ -3,7 +3,7 @@
 
 begin;
 select tests.create_school();
-select plan(22);
+select plan(24);
 
 -- Registered by the student, pending, with its scan job and no download URL yet.
 select tests.authenticate_as('student_a1');
@@ -144,6 +144,27 @@ select results_eq(
     $$select user_id, resource_id, metadata ->> 'fileName' from audit.audit_logs where action = 'file_delete'$$,
     $$values (tests.id('student_a1'), 'c1000000-0000-4000-8000-000000000001', 'sick note.pdf')$$,
     'and the deletion is audited, whoever called'
+);
+
+-- A student who leaves takes their certificates along, and their files are removed too.
+insert into app.students (id, class_id, name, email)
+values ('c2000000-0000-4000-8000-000000000001', tests.id('class_a'), 'Leaving', 'leaving@test.example');
+insert into app.medical_certificates (id, student_id, file_name, content_type, size_bytes, sha256, stored_name)
+values (
+    'c2000000-0000-4000-8000-000000000002', 'c2000000-0000-4000-8000-000000000001', 'note.png', 'image/png', 10,
+    repeat('b', 64), 'c2000000-0000-4000-8000-000000000002.png'
+);
+delete from app.students where id = 'c2000000-0000-4000-8000-000000000001';
+select is(
+    (select count(*) from app.medical_certificates where student_id = 'c2000000-0000-4000-8000-000000000001'),
+    0::bigint,
+    'a deleted student''s certificates go with them'
+);
+select is(
+    (select count(*) from pgmq.q_jobs_low
+     where message = '{"task": "file_delete", "storedName": "c2000000-0000-4000-8000-000000000002.png"}'::jsonb),
+    1::bigint,
+    'and their stored files'' removal is queued'
 );
 
 select * from finish();
