@@ -1118,95 +1118,6 @@ COMMENT ON FUNCTION api.events(after text, lim integer, until text) IS 'The call
 
 
 --
--- Name: export_records(date, date); Type: FUNCTION; Schema: api; Owner: postgres
---
-
-CREATE FUNCTION api.export_records(date_from date, date_to date) RETURNS TABLE(date date, period smallint, subject text, status app.attendance_status, class_name text, marked_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_me uuid := app.caller_student_id();
-begin
-    perform app.check_export_range(date_from, date_to);
-    return query
-    select r.date, r.period, r.subject, r.status, c.name, r.marked_at
-    from app.attendance_records as r
-    inner join app.classes as c on r.class_id = c.id
-    where r.student_id = v_me and r.date between date_from and date_to
-    order by r.date, r.period;
-end;
-$$;
-
-
-ALTER FUNCTION api.export_records(date_from date, date_to date) OWNER TO postgres;
-
---
--- Name: FUNCTION export_records(date_from date, date_to date); Type: COMMENT; Schema: api; Owner: postgres
---
-
-COMMENT ON FUNCTION api.export_records(date_from date, date_to date) IS 'The calling student''s records in a date range, in order (exports). Security definer: only the caller''s rows.';
-
-
---
--- Name: export_summary(date, date); Type: FUNCTION; Schema: api; Owner: postgres
---
-
-CREATE FUNCTION api.export_summary(date_from date, date_to date) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_me uuid := app.caller_student_id();
-    v_result jsonb;
-begin
-    perform app.check_export_range(date_from, date_to);
-    with counts as (
-        select
-            count(*) filter (where r.status = 'present')::integer as present,
-            count(*) filter (where r.status = 'absent')::integer as absent,
-            count(*) filter (where r.status = 'sick')::integer as sick,
-            count(*) filter (where r.status = 'leave')::integer as leave,
-            count(*) filter (where r.status = 'not_marked')::integer as not_marked,
-            count(*) filter (where app.is_marked(r.status))::integer as marked
-        from app.attendance_records as r
-        where r.student_id = v_me and r.date between date_from and date_to
-    )
-    select jsonb_build_object(
-        'studentId', s.id,
-        'studentName', s.name,
-        'className', c.name,
-        'from', date_from,
-        'to', date_to,
-        'totalClasses', k.marked,
-        'presentDays', k.present,
-        'absentDays', k.absent,
-        'sickDays', k.sick,
-        'leaveDays', k.leave,
-        'notMarked', k.not_marked,
-        'attendanceRate', app.round_rate(app.exact_rate(k.present, k.marked)),
-        'generatedAt', now()
-    )
-    into v_result
-    from app.students as s
-    inner join app.classes as c on s.class_id = c.id
-    cross join counts as k
-    where s.id = v_me;
-    return v_result;
-end;
-$$;
-
-
-ALTER FUNCTION api.export_summary(date_from date, date_to date) OWNER TO postgres;
-
---
--- Name: FUNCTION export_summary(date_from date, date_to date); Type: COMMENT; Schema: api; Owner: postgres
---
-
-COMMENT ON FUNCTION api.export_summary(date_from date, date_to date) IS 'The calling student''s figures over a date range (the head of an export). Security definer: only the caller''s rows.';
-
-
---
 -- Name: mark_attendance(uuid, date, integer, text, jsonb); Type: FUNCTION; Schema: api; Owner: postgres
 --
 
@@ -2991,6 +2902,95 @@ $$;
 
 
 ALTER FUNCTION app.event_writer_lock() OWNER TO postgres;
+
+--
+-- Name: export_records(date, date); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.export_records(date_from date, date_to date) RETURNS TABLE(date date, period smallint, subject text, status app.attendance_status, class_name text, marked_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+begin
+    perform app.check_export_range(date_from, date_to);
+    return query
+    select r.date, r.period, r.subject, r.status, c.name, r.marked_at
+    from app.attendance_records as r
+    inner join app.classes as c on r.class_id = c.id
+    where r.student_id = v_me and r.date between date_from and date_to
+    order by r.date, r.period;
+end;
+$$;
+
+
+ALTER FUNCTION app.export_records(date_from date, date_to date) OWNER TO postgres;
+
+--
+-- Name: FUNCTION export_records(date_from date, date_to date); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.export_records(date_from date, date_to date) IS 'The calling student''s records in a range, for the edge''s export (not served by PostgREST).';
+
+
+--
+-- Name: export_summary(date, date); Type: FUNCTION; Schema: app; Owner: postgres
+--
+
+CREATE FUNCTION app.export_summary(date_from date, date_to date) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_me uuid := app.caller_student_id();
+    v_result jsonb;
+begin
+    perform app.check_export_range(date_from, date_to);
+    with counts as (
+        select
+            count(*) filter (where r.status = 'present')::integer as present,
+            count(*) filter (where r.status = 'absent')::integer as absent,
+            count(*) filter (where r.status = 'sick')::integer as sick,
+            count(*) filter (where r.status = 'leave')::integer as leave,
+            count(*) filter (where r.status = 'not_marked')::integer as not_marked,
+            count(*) filter (where app.is_marked(r.status))::integer as marked
+        from app.attendance_records as r
+        where r.student_id = v_me and r.date between date_from and date_to
+    )
+    select jsonb_build_object(
+        'studentId', s.id,
+        'studentName', s.name,
+        'className', c.name,
+        'from', date_from,
+        'to', date_to,
+        'totalClasses', k.marked,
+        'presentDays', k.present,
+        'absentDays', k.absent,
+        'sickDays', k.sick,
+        'leaveDays', k.leave,
+        'notMarked', k.not_marked,
+        'attendanceRate', app.round_rate(app.exact_rate(k.present, k.marked)),
+        'generatedAt', now()
+    )
+    into v_result
+    from app.students as s
+    inner join app.classes as c on s.class_id = c.id
+    cross join counts as k
+    where s.id = v_me;
+    return v_result;
+end;
+$$;
+
+
+ALTER FUNCTION app.export_summary(date_from date, date_to date) OWNER TO postgres;
+
+--
+-- Name: FUNCTION export_summary(date_from date, date_to date); Type: COMMENT; Schema: app; Owner: postgres
+--
+
+COMMENT ON FUNCTION app.export_summary(date_from date, date_to date) IS 'The calling student''s figures for a range, for the edge''s export (not served by PostgREST).';
+
 
 --
 -- Name: fail_email_delivery(bigint, text, boolean); Type: FUNCTION; Schema: app; Owner: postgres
@@ -6543,22 +6543,6 @@ GRANT ALL ON FUNCTION api.events(after text, lim integer, until text) TO service
 
 
 --
--- Name: FUNCTION export_records(date_from date, date_to date); Type: ACL; Schema: api; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION api.export_records(date_from date, date_to date) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.export_records(date_from date, date_to date) TO authenticated;
-
-
---
--- Name: FUNCTION export_summary(date_from date, date_to date); Type: ACL; Schema: api; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION api.export_summary(date_from date, date_to date) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.export_summary(date_from date, date_to date) TO authenticated;
-
-
---
 -- Name: FUNCTION mark_attendance(class_id uuid, date date, period integer, subject text, marks jsonb); Type: ACL; Schema: api; Owner: postgres
 --
 
@@ -6880,6 +6864,22 @@ REVOKE ALL ON FUNCTION app.event_retention() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.event_writer_lock() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION export_records(date_from date, date_to date); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.export_records(date_from date, date_to date) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.export_records(date_from date, date_to date) TO authenticated;
+
+
+--
+-- Name: FUNCTION export_summary(date_from date, date_to date); Type: ACL; Schema: app; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION app.export_summary(date_from date, date_to date) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.export_summary(date_from date, date_to date) TO authenticated;
 
 
 --

@@ -1,5 +1,5 @@
 """The two export formats of a student's records: CSV, written a batch of rows at a time, and a
-PDF laid out with fpdf2. Both carry exactly what api.export_records and api.export_summary
+PDF laid out with fpdf2. Both carry exactly what app.export_records and app.export_summary
 return; the caller streams or sends the bytes and audits their sha256."""
 
 from __future__ import annotations

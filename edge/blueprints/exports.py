@@ -19,7 +19,7 @@ from edge.validation import validate_query
 
 exports = Blueprint("exports", __name__, url_prefix="/api/students")
 
-RECORDS = "select * from api.export_records(%s, %s)"
+RECORDS = "select * from app.export_records(%s, %s)"
 
 
 @exports.get("/export")
@@ -39,7 +39,7 @@ async def export(query_args: ExportQuery) -> Response:
     db = state().db
     span = (query_args.from_, query_args.to)
     # The summary first: a bad range or a caller who is not a student fails before any byte.
-    summary: dict[str, Any] = await db.call_as(caller.claims, "select api.export_summary(%s, %s)", span)
+    summary: dict[str, Any] = await db.call_as(caller.claims, "select app.export_summary(%s, %s)", span)
     name = f"attendance-{query_args.from_}-{query_args.to}.{query_args.format}"
     headers = {
         **decision.headers(),

@@ -178,3 +178,11 @@ def test_the_audit_entry_has_the_callers_address(
     )
     assert metadata["sha256"] == hashlib.sha256(response.content).hexdigest()
     assert dt.date.fromisoformat(metadata["to"]) >= dt.date.fromisoformat(metadata["from"])
+
+
+def test_exports_are_not_served_by_postgrest(db: psycopg.Connection[Any]) -> None:
+    """PostgREST serves the api schema: an export there would skip the edge's limit (P17) and
+    its audit entry (P21). The edge calls them in app, as the student."""
+    for name in ("export_records", "export_summary"):
+        assert db.execute("select to_regprocedure(%s)", (f"api.{name}(date, date)",)).fetchone() == (None,)
+        assert db.execute("select to_regprocedure(%s)", (f"app.{name}(date, date)",)).fetchone() != (None,)
