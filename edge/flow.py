@@ -20,6 +20,10 @@ from quart.asgi import ASGIHTTPConnection
 from quart.wrappers.request import Body, Request
 
 HIGH_WATER = 64 * 1024
+# Requests whose body a view streams. Others (a GET to the event stream with a body, say) are
+# read as Quart reads them, under MAX_CONTENT_LENGTH: a view that never reads its body must not
+# stop the connection from seeing the client leave.
+FLOW_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class FlowBody(Body):
@@ -59,9 +63,10 @@ class FlowRequest(Request):
 class FlowHTTPConnection(ASGIHTTPConnection):
     async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:
         body = request.body
+        flow = body if isinstance(body, FlowBody) and request.method in FLOW_METHODS else None
         while True:
-            if isinstance(body, FlowBody):
-                await body.room()
+            if flow is not None:
+                await flow.room()
             message = await receive()
             if message["type"] == "http.request":
                 body.append(message.get("body", b""))

@@ -442,3 +442,54 @@ async def test_a_student_moved_to_another_class_follows_the_new_class_from_the_n
             (update,) = got[mover].of("metrics_update")
             assert update[2]["classId"] == str(new.class_id)
             assert got[mover].of("attendance_update") == []
+
+
+async def test_a_stream_whose_request_carried_a_body_still_ends_when_the_client_leaves(
+    app: Quart, db: psycopg.Connection[Any]
+) -> None:
+    """A GET to the stream with 200 KiB of body nobody reads: the connection still reads on,
+    sees the client leave, and the stream is closed and forgotten."""
+    room = Classroom(db, 1)
+    me = room.students[0]
+    hub = app.extensions["edge"].hub
+    body = b"x" * 200 * 1024
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[i : i + 65536], "more_body": i + 65536 < len(body)}
+        for i in range(0, len(body), 65536)
+    ]
+    streaming = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await streaming.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            streaming.set()
+
+    path = "/api/students/notifications/sse"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"x"),
+            (b"authorization", bearer(me)["Authorization"].encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "extensions": {},
+    }
+    request = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
+    await asyncio.wait_for(streaming.wait(), 10)
+    await asyncio.wait_for(request, 5)
+    await wait_until(lambda: len(hub) == 0, 2.0, "the stream to be forgotten")
