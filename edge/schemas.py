@@ -580,7 +580,8 @@ class ScanResult(Strict):
 
 class StoredFile(Strict):
     """The seed's StoredFileMetadata. signedUrl (valid 24 h) is null while the file may not be
-    downloaded (quarantined or rejected)."""
+    downloaded: until its scan has passed (pending, scanning), and once quarantined or
+    rejected."""
 
     fileId: uuid.UUID  # noqa: N815
     studentId: uuid.UUID  # noqa: N815
@@ -599,7 +600,8 @@ class StoredFile(Strict):
 
 
 class UploadResult(StoredFile):
-    """The seed's UploadResult: the new file, pending its scan, with a signed URL."""
+    """The seed's UploadResult: the new file, pending its scan. Its signedUrl is null: a file
+    is served once its scan has passed, and its metadata then carries a URL."""
 
 
 class FilesQuery(Strict):

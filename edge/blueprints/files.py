@@ -89,7 +89,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 async def upload() -> Response:
     """Upload a medical certificate (multipart/form-data: `file`, optional `description`): a
     PDF, JPEG or PNG of at most 10 MiB whose extension agrees with its content. Stored under a
-    generated name and queued for a virus scan; ten uploads an hour."""
+    generated name and queued for a virus scan; it gets a download URL once the scan has passed.
+    Ten uploads an hour."""
     caller = await authenticate()
     decision = await enforce("upload", caller)
     s = state()
@@ -266,7 +267,7 @@ def _review_shape(data: Any) -> type[Any]:
 )
 async def download(id: str, query_args: DownloadQuery) -> Response:  # noqa: A002 - the path's name
     """A certificate by its signed URL (no bearer token): valid for 24 h, void at once when the
-    file is quarantined, rejected or deleted."""
+    file is quarantined, rejected or deleted; a file is served only once its scan has passed."""
     file_id = path_uuid(id, "id", "a file id")
     s = state()
     identity = f"ip:{client_ip() or 'unknown'}"
@@ -300,9 +301,14 @@ async def download(id: str, query_args: DownloadQuery) -> Response:  # noqa: A00
     await audit(
         "file_download",
         "medical_certificate",
-        user_id=found["student_id"],
+        # The link names no one: the entry has no user, the file's student, the client's address.
         resource_id=file_id,
-        metadata={"fileName": found["file_name"], "size": found["size_bytes"], "status": found["status"]},
+        metadata={
+            "fileName": found["file_name"],
+            "studentId": str(found["student_id"]),
+            "size": found["size_bytes"],
+            "status": found["status"],
+        },
     )
 
     @stream_with_context

@@ -183,9 +183,15 @@ async def test_the_signed_url_downloads_the_file_as_an_attachment_and_is_audited
     assert "filename*=UTF-8''x-ray%20%C2%ABleft%C2%BB.png" in headers["Content-Disposition"]
     assert headers["Cache-Control"] == "private, no-store"
     entry = db.execute(
-        "select metadata, success, resource_id from audit.audit_logs where action = 'file_download'"
+        "select metadata, success, resource_id, user_id from audit.audit_logs where action = 'file_download'"
     ).fetchone()
-    assert entry is not None and entry[1] is True and entry[2] == body["fileId"]
+    assert entry is not None and entry[1:] == (True, body["fileId"], None), "a link names no user"
+    assert entry[0] == {
+        "fileName": "x-ray «left».png",
+        "studentId": str(me),
+        "size": len(content),
+        "status": "clean",
+    }
 
 
 async def test_a_file_is_not_served_before_its_scan_has_passed(
