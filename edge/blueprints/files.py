@@ -12,17 +12,19 @@ import asyncio
 import datetime as dt
 import urllib.parse
 from collections.abc import AsyncIterator
+from functools import wraps
 from typing import Any
 
 from quart import Blueprint, Response, request, stream_with_context
 from quart.blueprints import BlueprintSetupState
-from quart_schema import document_request, document_response
+from quart_schema import RequestSchemaValidationError, document_request, document_response
 from werkzeug.routing import BaseConverter
 
 from edge import file_urls
 from edge.contract import operation
 from edge.errors import ApiError, ForbiddenError, ServiceUnavailableError
 from edge.schemas import (
+    UUID_TEXT,
     Approval,
     DeletedFile,
     DownloadQuery,
@@ -36,7 +38,15 @@ from edge.schemas import (
 )
 from edge.serving import audit, audit_refusals, authenticate, client_ip, enforce, refuse, state
 from edge.uploads import MAX_BODY_BYTES, Received, UploadReader, boundary_of
-from edge.validation import body_limit, check_declared_length, path_uuid, read_body, validate_query
+from edge.validation import (
+    Handler,
+    as_validation_error,
+    body_limit,
+    check_declared_length,
+    path_uuid,
+    read_body,
+    validate_query,
+)
 
 files = Blueprint("files", __name__)
 
@@ -256,7 +266,34 @@ def _review_shape(data: Any) -> type[Any]:
     return Rejection if isinstance(data, dict) and data.get("decision") == "reject" else Approval
 
 
+def _audit_malformed_links(func: Handler) -> Handler:
+    """A link that is not one the edge could have made (a 400: the id, the expiry or the
+    signature malformed, a parameter added) is audited as a refused download. Its query is not
+    recorded: it may hold a signature. Other refusals are audited by the view, with reasons."""
+
+    @wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await func(*args, **kwargs)
+        except (ApiError, RequestSchemaValidationError) as exc:
+            refusal = exc if isinstance(exc, ApiError) else as_validation_error(exc)
+            if refusal.status == 400:
+                raw = str(kwargs.get("id", ""))
+                await audit(
+                    "file_download",
+                    "medical_certificate",
+                    resource_id=raw.lower() if UUID_TEXT.fullmatch(raw) else None,
+                    metadata={"reason": "malformed link", "field": refusal.field},
+                    success=False,
+                    error=refusal.message[:300],
+                )
+            raise
+
+    return wrapper
+
+
 @files.get("/files/<id>")
+@_audit_malformed_links
 @validate_query(DownloadQuery)
 @operation(
     errors=(400, 403, 429, 503),

@@ -252,6 +252,33 @@ async def test_changed_expired_and_revoked_links_are_refused(
     assert failures == (len(refused) + 1,)
 
 
+async def test_malformed_links_are_refused_and_audited_without_their_signature(
+    client: Client, school: SeedResult, db: psycopg.Connection[Any], settings: EdgeSettings
+) -> None:
+    me = school.demo_student_id
+    _, body = await upload(client, me, "a.pdf", samples.pdf())
+    scan_clean(db, body["fileId"])
+    good = urllib.parse.urlsplit(await link(client, me, body["fileId"]))
+    query = urllib.parse.parse_qs(good.query)
+    expires, sig = query["expires"][0], query["sig"][0]
+    malformed = {
+        "id": f"/files/not-a-file?expires={expires}&sig={sig}",
+        "expires": f"{good.path}?expires=soon&sig={sig}",
+        "sig": f"{good.path}?expires={expires}&sig={sig[:-1]}",
+        "added parameter": f"{good.path}?expires={expires}&sig={sig}&as=admin",
+    }
+    for what, path in malformed.items():
+        response = await client.get(path)
+        assert response.status_code == 400, what
+    entries = db.execute(
+        "select resource_id, metadata, error_message from audit.audit_logs"
+        " where action = 'file_download' and not success order by timestamp"
+    ).fetchall()
+    assert [e[1]["reason"] for e in entries] == ["malformed link"] * len(malformed)
+    assert [e[0] for e in entries] == [None, body["fileId"], body["fileId"], body["fileId"]]
+    assert not any(sig[:20] in str(e) for e in entries), "a signature is never recorded"
+
+
 async def test_a_deleted_file_is_gone_and_its_link_dead(
     client: Client, school: SeedResult, db: psycopg.Connection[Any]
 ) -> None:
