@@ -268,13 +268,22 @@ async def test_tickets_are_single_use_bound_to_their_user_and_expire(
             await asyncio.gather(task, return_exceptions=True)
             async with http.stream("GET", sse) as response:
                 assert response.status_code == 200
-                room.mark(1, "absent", [me])
-                room.mark(2, "absent", [other])
+                stream_lines = response.aiter_lines()
                 lines: list[str] = []
-                async for line in response.aiter_lines():
-                    lines.append(line)
-                    if sum(line.startswith("event: metrics_update") for line in lines) >= 2:
-                        break
+
+                async def until_metrics_updates(count: int) -> None:
+                    async with asyncio.timeout(10):
+                        async for line in stream_lines:
+                            lines.append(line)
+                            if sum(seen.startswith("event: metrics_update") for seen in lines) >= count:
+                                return
+
+                # One mark at a time: the bridge sends one metrics_update per batch it reads, and
+                # two marks read in one batch would be one update.
+                room.mark(1, "absent", [me])
+                await until_metrics_updates(1)
+                room.mark(2, "absent", [other])
+                await until_metrics_updates(2)
             text = "\n".join(lines)
             assert str(me) in text and f'"studentId":"{other}"' not in text, "the ticket's owner's stream"
             reused = await http.get(sse)
