@@ -183,3 +183,23 @@ def served_edges(
             if proc.poll() is None:
                 proc.terminate()
             proc.wait(timeout=15)
+
+
+def http_scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """An ASGI HTTP scope, for tests that drive the app as hypercorn does (their own receive and
+    send: a client that leaves at a chosen moment)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"x")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "extensions": {},
+    }

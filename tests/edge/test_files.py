@@ -31,7 +31,7 @@ from edge import file_urls
 from edge.settings import EdgeSettings
 from edge.storage import LocalBackend
 from tests import samples
-from tests.edge.conftest import bearer, served_edges
+from tests.edge.conftest import bearer, http_scope, served_edges
 
 UPLOAD = "/api/students/files/upload"
 
@@ -501,26 +501,11 @@ async def test_a_client_that_leaves_once_its_body_is_sent_still_gets_its_file_re
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": UPLOAD,
-        "raw_path": UPLOAD.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"x"),
-            (b"authorization", bearer(me)["Authorization"].encode()),
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-        "extensions": {},
-    }
+    scope = http_scope(
+        "POST",
+        UPLOAD,
+        {**bearer(me), "Content-Type": content_type, "Content-Length": str(len(body))},
+    )
     request = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
     await asyncio.wait_for(committing.wait(), 10)
     await asyncio.wait_for(request, 10)  # the view was cancelled: the client is gone

@@ -25,7 +25,7 @@ from redis import Redis
 from edge import keys
 from edge.outbox import APPLICATION_NAME
 from edge.settings import EdgeSettings
-from tests.edge.conftest import bearer, introduce, served_edges, settle, token
+from tests.edge.conftest import bearer, http_scope, introduce, served_edges, settle, token
 from tests.edge.live_helpers import Classroom, Received, listen, streams, wait_until
 
 FAST = {"SSE_HEARTBEAT_S": "1", "SSE_RECORD_TTL_S": "3"}
@@ -478,26 +478,9 @@ async def test_a_stream_whose_request_carried_a_body_still_ends_when_the_client_
         if message["type"] == "http.response.body" and message.get("body"):
             streaming.set()
 
-    path = "/api/students/notifications/sse"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"x"),
-            (b"authorization", bearer(me)["Authorization"].encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-        "extensions": {},
-    }
+    scope = http_scope(
+        "GET", "/api/students/notifications/sse", {**bearer(me), "Content-Length": str(len(body))}
+    )
     request = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
     await asyncio.wait_for(streaming.wait(), 10)
     await asyncio.wait_for(request, 5)
